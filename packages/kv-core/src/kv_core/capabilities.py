@@ -1,0 +1,62 @@
+"""What a store declares about itself, read by users and by the conformance suite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Capabilities", "combine"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    """What a store supports. Every field must be given: nothing is assumed.
+
+    :param persistent: Data survives ``close()`` and is seen by a store opened again on the
+        same storage.
+    :param processes: Several processes may use the same storage at once.
+    :param ttl: Values can expire by themselves.
+    :param history: Old versions of a value are kept and can be read.
+    :param max_key_length: The longest key, in characters, the store guarantees to hold;
+        one character more raises ``InvalidKeyError``. ``None``: no limit.
+    :param max_value_size: The largest value, in bytes, the store accepts. ``None``: no
+        limit of its own (the suite tries values up to 10 MB).
+    :param empty_key: ``""`` is a valid key.
+    :param hierarchical_keys: ``/`` separates levels, so ``a`` and ``a/b`` cannot both exist.
+    :param invalid_keys: Examples of keys the store refuses with ``InvalidKeyError``.
+    """
+
+    persistent: bool
+    processes: bool
+    ttl: bool
+    history: bool
+    max_key_length: int | None
+    max_value_size: int | None
+    empty_key: bool
+    hierarchical_keys: bool
+    invalid_keys: tuple[str, ...]
+
+
+def _min_limit(limits: list[int | None]) -> int | None:
+    known = [limit for limit in limits if limit is not None]
+    return min(known) if known else None
+
+
+def combine(parts: list[Capabilities]) -> Capabilities:
+    """What a store built over all of *parts* can promise: the weakest of each field."""
+    if not parts:
+        msg = "combine() needs at least one Capabilities"
+        raise ValueError(msg)
+    invalid: dict[str, None] = {}
+    for part in parts:
+        invalid.update(dict.fromkeys(part.invalid_keys))
+    return Capabilities(
+        persistent=all(p.persistent for p in parts),
+        processes=all(p.processes for p in parts),
+        ttl=any(p.ttl for p in parts),
+        history=all(p.history for p in parts),
+        max_key_length=_min_limit([p.max_key_length for p in parts]),
+        max_value_size=_min_limit([p.max_value_size for p in parts]),
+        empty_key=all(p.empty_key for p in parts),
+        hierarchical_keys=any(p.hierarchical_keys for p in parts),
+        invalid_keys=tuple(invalid),
+    )

@@ -1,0 +1,319 @@
+"""The store base class: the whole dict API, written once over a few backend primitives.
+
+A backend subclasses :class:`Store` and writes four methods: ``_read``, ``_write``,
+``_delete`` and ``_iter_keys``. It may also override the batch and shortcut primitives
+(``_read_many``, ``_write_many``, ``_delete_many``, ``_contains``, ``_count``, ``_clear``,
+``_pop``, ``_close``) when it can do them in fewer round trips, and ``_validate_key`` /
+``_validate_prefix`` to refuse keys it cannot hold. Key type checks, the value codec, the
+serializer arguments, batch fallbacks and the context manager live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+    ValuesView,
+)
+from types import TracebackType
+from typing import Any, Self
+
+from .capabilities import Capabilities
+from .codec import Deserializer, Serializer, ValueCodec
+
+__all__ = ["Store"]
+
+_MISSING: Any = object()
+_BATCH = 256
+
+
+def _chunks(keys: Iterable[str], size: int = _BATCH) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for key in keys:
+        chunk.append(key)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _ItemsView(ItemsView[str, Any]):
+    _mapping: Store
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        # Read in batches, and skip keys deleted between listing and reading: iteration must
+        # not fail because another thread or process is writing.
+        for chunk in _chunks(self._mapping):
+            found = self._mapping.get_many(chunk)
+            for key in chunk:
+                if key in found:
+                    yield key, found[key]
+
+
+class _ValuesView(ValuesView[Any]):
+    _mapping: Store
+
+    def __iter__(self) -> Iterator[Any]:
+        for chunk in _chunks(self._mapping):
+            found = self._mapping.get_many(chunk)
+            for key in chunk:
+                if key in found:
+                    yield found[key]
+
+
+class Store(MutableMapping[str, Any], abc.ABC):
+    """A ``MutableMapping`` of ``str`` keys to ``bytes`` values, with batch calls and a lifecycle.
+
+    ``str`` values are stored as their UTF-8 bytes; reads return ``bytes``. Other value types
+    raise ``TypeError`` unless a *serializer* is given.
+
+    :param serializer: Called on every value before it is stored; returns bytes or str.
+    :param deserializer: Called on the stored bytes of every value read.
+    """
+
+    def __init__(
+        self,
+        *,
+        serializer: Serializer | None = None,
+        deserializer: Deserializer | None = None,
+    ) -> None:
+        codec = ValueCodec(serializer, deserializer)
+        self._encode: Callable[[Any], Any] = codec.encode
+        self._decode: Callable[[Any], Any] = codec.decode
+        self._closed = False
+
+    # -- what a backend declares and writes ---------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities:
+        """What this store supports; see :class:`~kv_core.Capabilities`."""
+
+    @abc.abstractmethod
+    def _read(self, key: str) -> bytes:
+        """Return the stored bytes of *key*; raise ``KeyError`` if it is missing."""
+
+    @abc.abstractmethod
+    def _write(self, key: str, value: bytes) -> None:
+        """Store *value* under *key*, replacing any old value."""
+
+    @abc.abstractmethod
+    def _delete(self, key: str) -> None:
+        """Remove *key*; raise ``KeyError`` if it is missing."""
+
+    @abc.abstractmethod
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        """Yield every key that starts with *prefix* (``""``: all keys), each once."""
+
+    def _validate_key(self, key: str) -> None:  # noqa: B027 - a hook: most stores take any str
+        """Raise ``InvalidKeyError`` if this store can never hold *key*."""
+
+    def _validate_prefix(self, prefix: str) -> None:  # noqa: B027 - a hook, like _validate_key
+        """Raise ``InvalidKeyError`` if *prefix* cannot be listed."""
+
+    # -- optional primitives with portable fallbacks -------------------------------------
+
+    def _read_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for key in keys:
+            try:
+                found[key] = self._read(key)
+            except KeyError:
+                pass
+        return found
+
+    def _write_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        for key, value in items:
+            self._write(key, value)
+
+    def _delete_many(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            try:
+                self._delete(key)
+            except KeyError:
+                pass
+
+    def _contains(self, key: str) -> bool:
+        try:
+            self._read(key)
+        except KeyError:
+            return False
+        return True
+
+    def _count(self) -> int:
+        return sum(1 for _ in self._iter_keys(""))
+
+    def _clear(self) -> None:
+        self._delete_many(list(self._iter_keys("")))
+
+    def _pop(self, key: str) -> bytes:
+        value = self._read(key)
+        self._delete(key)
+        return value
+
+    def _close(self) -> None:  # noqa: B027 - nothing to release is a valid answer
+        """Release connections or handles; called once by ``close()``."""
+
+    def _describe(self) -> str:
+        """What the store is connected to, for ``repr`` (never a password)."""
+        return ""
+
+    # -- key handling ----------------------------------------------------------------------
+
+    def _check_key(self, key: Any) -> str:
+        if not isinstance(key, str):
+            msg = f"keys must be str, not {type(key).__name__}"
+            raise TypeError(msg)
+        self._validate_key(key)
+        return key
+
+    def validate_key(self, key: Any) -> Any:
+        """Return *key* if this store can hold it.
+
+        :raises TypeError: *key* is not a ``str``.
+        :raises InvalidKeyError: the store can never hold *key*.
+        """
+        return self._check_key(key)
+
+    # -- the dict API ----------------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        return self._decode(self._read(self._check_key(key)))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        checked = self._check_key(key)
+        self._write(checked, self._encode(value))
+
+    def __delitem__(self, key: str) -> None:
+        self._delete(self._check_key(key))
+
+    def __contains__(self, key: object) -> bool:
+        return self._contains(self._check_key(key))
+
+    def __iter__(self) -> Iterator[str]:
+        return self._iter_keys("")
+
+    def __len__(self) -> int:
+        return self._count()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``store[key]``, or *default* if the key is missing."""
+        checked = self._check_key(key)
+        try:
+            raw = self._read(checked)
+        except KeyError:
+            return default
+        return self._decode(raw)
+
+    def pop(self, key: str, default: Any = _MISSING) -> Any:
+        """Remove *key* and return its value; *default* (or ``KeyError``) if it is missing."""
+        checked = self._check_key(key)
+        try:
+            raw = self._pop(checked)
+        except KeyError:
+            if default is _MISSING:
+                raise
+            return default
+        return self._decode(raw)
+
+    def popitem(self) -> tuple[str, Any]:
+        """Remove and return some ``(key, value)`` pair; ``KeyError`` if the store is empty."""
+        for key in self._iter_keys(""):
+            try:
+                return key, self._decode(self._pop(key))
+            except KeyError:
+                continue  # taken by someone else since it was listed
+        msg = "popitem(): store is empty"
+        raise KeyError(msg)
+
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        """Like ``dict.update``; every key and value is checked before anything is written."""
+        pairs: list[tuple[Any, Any]]
+        if isinstance(other, Mapping):
+            pairs = list(other.items())
+        elif hasattr(other, "keys"):
+            pairs = [(key, other[key]) for key in other.keys()]
+        else:
+            pairs = list(other)
+        pairs.extend(kwargs.items())
+        self.set_many(pairs)
+
+    def clear(self) -> None:
+        """Remove every key."""
+        self._clear()
+
+    def items(self) -> ItemsView[str, Any]:
+        """A view of ``(key, value)`` pairs, read in batches."""
+        return _ItemsView(self)
+
+    def values(self) -> ValuesView[Any]:
+        """A view of the values, read in batches."""
+        return _ValuesView(self)
+
+    # -- beyond MutableMapping ---------------------------------------------------------------
+
+    def keys_with_prefix(self, prefix: str) -> Iterator[str]:
+        """Yield the keys that start with *prefix*, with the search done by the backend."""
+        if not isinstance(prefix, str):
+            msg = f"prefix must be str, not {type(prefix).__name__}"
+            raise TypeError(msg)
+        self._validate_prefix(prefix)
+        return self._iter_keys(prefix)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        """Return ``{key: value}`` for those of *keys* that exist, in one round trip if possible."""
+        checked = list(dict.fromkeys(self._check_key(key) for key in keys))
+        if not checked:
+            return {}
+        decode = self._decode
+        return {key: decode(raw) for key, raw in self._read_many(checked).items()}
+
+    def set_many(self, items: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+        """Store every pair; all keys and values are checked before anything is written."""
+        pairs = items.items() if isinstance(items, Mapping) else items
+        encode = self._encode
+        encoded: dict[str, bytes] = {}
+        for key, value in pairs:
+            encoded[self._check_key(key)] = encode(value)
+        if encoded:
+            self._write_many(list(encoded.items()))
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Remove those of *keys* that exist; missing keys are ignored."""
+        checked = list(dict.fromkeys(self._check_key(key) for key in keys))
+        if checked:
+            self._delete_many(checked)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` has been called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Release what the store holds (connections, handles). Safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._describe()})"

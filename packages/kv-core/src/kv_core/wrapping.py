@@ -1,0 +1,128 @@
+"""The base of every wrapper: a store whose keys and values pass through to other mappings.
+
+A wrapped mapping is usually a kv store, but any ``MutableMapping`` (a plain ``dict``) works;
+the helpers here use a store's batch and prefix methods when it has them, and portable
+loops when it does not. Wrappers leave key checks and value encoding to the stores they
+wrap, so errors (``InvalidKeyError``, ``TypeError``, an ``OSError`` with its errno) reach
+the caller unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping, Sequence
+from typing import Any
+
+from .capabilities import Capabilities
+from .store import Store
+
+__all__ = ["Wrapper", "capabilities_of", "close_all"]
+
+_PLAIN_MAPPING = Capabilities(
+    persistent=False,
+    processes=False,
+    ttl=False,
+    history=False,
+    max_key_length=None,
+    max_value_size=None,
+    empty_key=True,
+    hierarchical_keys=False,
+    invalid_keys=(),
+)
+
+
+def capabilities_of(mapping: MutableMapping[Any, Any]) -> Capabilities:
+    """The declared capabilities of *mapping*, or those of a plain dict if it declares none."""
+    declared = getattr(mapping, "capabilities", None)
+    return declared if isinstance(declared, Capabilities) else _PLAIN_MAPPING
+
+
+def validate_in(mapping: MutableMapping[Any, Any], key: Any) -> None:
+    """Raise what *mapping* raises for a key it cannot hold, without touching its storage."""
+    if isinstance(mapping, Store):
+        mapping.validate_key(key)
+
+
+def keys_in(mapping: MutableMapping[Any, Any], prefix: str) -> Iterator[Any]:
+    """The keys of *mapping* that start with *prefix*, listed by the backend when it can."""
+    if isinstance(mapping, Store):
+        return mapping.keys_with_prefix(prefix) if prefix else iter(mapping)
+    if not prefix:
+        return iter(list(mapping))
+    return (k for k in list(mapping) if isinstance(k, str) and k.startswith(prefix))
+
+
+def get_many_in(mapping: MutableMapping[Any, Any], keys: Sequence[Any]) -> dict[Any, Any]:
+    """``{key: value}`` for the *keys* present in *mapping*, in one batch when it can."""
+    if isinstance(mapping, Store):
+        return mapping.get_many(keys)
+    found: dict[Any, Any] = {}
+    for key in keys:
+        try:
+            found[key] = mapping[key]
+        except KeyError:
+            pass
+    return found
+
+
+def set_many_in(mapping: MutableMapping[Any, Any], items: Sequence[tuple[Any, Any]]) -> None:
+    """Write every pair of *items* into *mapping*, in one batch when it can."""
+    if isinstance(mapping, Store):
+        mapping.set_many(items)
+    else:
+        mapping.update(items)
+
+
+def delete_many_in(mapping: MutableMapping[Any, Any], keys: Sequence[Any]) -> None:
+    """Remove those of *keys* present in *mapping*, in one batch when it can."""
+    if isinstance(mapping, Store):
+        mapping.delete_many(keys)
+        return
+    for key in keys:
+        mapping.pop(key, None)
+
+
+def close_all(mappings: Sequence[MutableMapping[Any, Any]]) -> None:
+    """Close every mapping that can be closed, even if one of them fails; re-raise the first."""
+    first: BaseException | None = None
+    for mapping in mappings:
+        close = getattr(mapping, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception as exc:  # noqa: BLE001 - closing the rest matters more
+                first = first or exc
+    if first is not None:
+        raise first
+
+
+class Wrapper(Store):
+    """A store over other mappings: keys and values pass through untouched.
+
+    Subclasses still write the primitives; ``close()`` closes the wrapped mappings.
+    """
+
+    def __init__(self, inner: Sequence[MutableMapping[Any, Any]]) -> None:
+        super().__init__()
+        self._encode = _identity
+        self._decode = _identity
+        self._inner = list(inner)
+
+    def _check_key(self, key: Any) -> Any:
+        return key
+
+    def validate_key(self, key: Any) -> Any:
+        """Return *key* if every wrapped store can hold it; raise what the first refusal raises."""
+        checked = self._check_key(key)
+        for mapping in self._inner:
+            validate_in(mapping, checked)
+        return key
+
+    def _close(self) -> None:
+        close_all(self._inner)
+
+    def _describe(self) -> str:
+        return ", ".join(repr(m) for m in self._inner)
+
+
+def _identity(value: Any) -> Any:
+    return value
