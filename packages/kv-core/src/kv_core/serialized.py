@@ -41,7 +41,7 @@ class SerializedDict(Wrapper):
         self,
         store: MutableMapping[Any, Any],
         *,
-        key_serialize: Callable[[Any], bytes | str] | None = None,
+        key_serialize: Callable[[Any], Any] | None = None,
         key_deserialize: Callable[[Any], Any] | None = None,
         value_serialize: Callable[[Any], Any] | None = None,
         value_deserialize: Callable[[Any], Any] | None = None,

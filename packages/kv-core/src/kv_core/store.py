@@ -11,6 +11,7 @@ serializer arguments, batch fallbacks and the context manager live here and nowh
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import (
     Callable,
     ItemsView,
@@ -112,10 +113,10 @@ class Store(MutableMapping[str, Any], abc.ABC):
     def _iter_keys(self, prefix: str) -> Iterator[str]:
         """Yield every key that starts with *prefix* (``""``: all keys), each once."""
 
-    def _validate_key(self, key: str) -> None:  # noqa: B027 - a hook: most stores take any str
+    def _validate_key(self, key: str) -> None:
         """Raise ``InvalidKeyError`` if this store can never hold *key*."""
 
-    def _validate_prefix(self, prefix: str) -> None:  # noqa: B027 - a hook, like _validate_key
+    def _validate_prefix(self, prefix: str) -> None:
         """Raise ``InvalidKeyError`` if *prefix* cannot be listed."""
 
     # -- optional primitives with portable fallbacks -------------------------------------
@@ -123,10 +124,8 @@ class Store(MutableMapping[str, Any], abc.ABC):
     def _read_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         for key in keys:
-            try:
+            with contextlib.suppress(KeyError):
                 found[key] = self._read(key)
-            except KeyError:
-                pass
         return found
 
     def _write_many(self, items: Sequence[tuple[str, bytes]]) -> None:
@@ -135,10 +134,8 @@ class Store(MutableMapping[str, Any], abc.ABC):
 
     def _delete_many(self, keys: Sequence[str]) -> None:
         for key in keys:
-            try:
+            with contextlib.suppress(KeyError):
                 self._delete(key)
-            except KeyError:
-                pass
 
     def _contains(self, key: str) -> bool:
         try:
@@ -158,7 +155,7 @@ class Store(MutableMapping[str, Any], abc.ABC):
         self._delete(key)
         return value
 
-    def _close(self) -> None:  # noqa: B027 - nothing to release is a valid answer
+    def _close(self) -> None:
         """Release connections or handles; called once by ``close()``."""
 
     def _describe(self) -> str:
@@ -239,7 +236,7 @@ class Store(MutableMapping[str, Any], abc.ABC):
         if isinstance(other, Mapping):
             pairs = list(other.items())
         elif hasattr(other, "keys"):
-            pairs = [(key, other[key]) for key in other.keys()]
+            pairs = [(key, other[key]) for key in other]
         else:
             pairs = list(other)
         pairs.extend(kwargs.items())
@@ -259,7 +256,7 @@ class Store(MutableMapping[str, Any], abc.ABC):
 
     # -- beyond MutableMapping ---------------------------------------------------------------
 
-    def keys_with_prefix(self, prefix: str) -> Iterator[str]:
+    def keys_with_prefix(self, prefix: object) -> Iterator[str]:
         """Yield the keys that start with *prefix*, with the search done by the backend."""
         if not isinstance(prefix, str):
             msg = f"prefix must be str, not {type(prefix).__name__}"

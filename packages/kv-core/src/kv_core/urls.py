@@ -47,7 +47,7 @@ class StoreURL:
     options: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, url: str) -> StoreURL:
+    def parse(cls, url: object) -> StoreURL:
         """Split *url*; raise :class:`InvalidStoreURL` if it has no ``scheme://``."""
         if not isinstance(url, str):
             msg = f"a store URL must be str, not {type(url).__name__}"

@@ -9,6 +9,7 @@ the caller unchanged.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
@@ -57,10 +58,8 @@ def get_many_in(mapping: MutableMapping[Any, Any], keys: Sequence[Any]) -> dict[
         return mapping.get_many(keys)
     found: dict[Any, Any] = {}
     for key in keys:
-        try:
+        with contextlib.suppress(KeyError):
             found[key] = mapping[key]
-        except KeyError:
-            pass
     return found
 
 

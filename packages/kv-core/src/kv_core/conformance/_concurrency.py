@@ -1,0 +1,152 @@
+"""Iteration, threads and processes: nothing lost, nothing torn, nothing raised."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from ._base import SuiteBase
+from ._workers import process_main, shared_value, write_keys
+
+__all__ = ["ConcurrencyTests"]
+
+from ..store import Store
+
+
+def _run_threads(targets: list[Callable[[], None]]) -> list[BaseException]:
+    errors: list[BaseException] = []
+
+    def guarded(target: Callable[[], None]) -> None:
+        try:
+            target()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors
+
+
+class ConcurrencyTests(SuiteBase):
+    """Many keys, several threads, several processes."""
+
+    thread_writers = 6
+    keys_per_writer = 40
+
+    def _check_writes(self, store: Store, writers: int, count: int) -> None:
+        for writer in range(writers):
+            for index in range(count):
+                key = f"w{writer}-{index}"
+                assert store[key] == f"{writer}:{index}".encode(), f"lost or wrong {key}"
+        shared = store["shared"]
+        assert shared in {shared_value(w) for w in range(writers)}, "the shared value is torn"
+        assert len(store) == writers * count + 1
+
+    def test_each_key_listed_once(self, store: Store) -> None:
+        """With nobody writing, iteration yields every key exactly once, over many keys."""
+        keys = [f"key/{i:05d}" if i % 3 else f"key-{i:05d}" for i in range(1200)]
+        store.set_many(dict.fromkeys(keys, b"v"))
+        listed = Counter(iter(store))
+        assert [k for k, n in listed.items() if n > 1] == [], "keys listed twice"
+        assert set(listed) == set(keys)
+        assert len(store) == len(keys)
+        assert Counter(store.keys_with_prefix("key/")) == Counter(k for k in keys if "/" in k)
+        items = dict(store.items())
+        assert len(items) == len(keys)
+
+    def test_iteration_while_writing_does_not_fail(self, store: Store) -> None:
+        """Listing keys and items while another thread writes and deletes raises nothing."""
+        store.set_many({f"base{i}": b"v" for i in range(200)})
+        done = threading.Event()
+
+        def churn() -> None:
+            index = 0
+            while not done.is_set() and index < 20_000:
+                store[f"churn{index % 50}"] = b"x" * (index % 7)
+                if index % 2:
+                    store.pop(f"churn{(index - 1) % 50}", None)
+                index += 1
+
+        def read() -> None:
+            try:
+                for _ in range(5):
+                    keys = list(store)
+                    assert {f"base{i}" for i in range(200)} <= set(keys)
+                    for key, value in store.items():
+                        assert isinstance(value, bytes), key
+                    list(store.keys_with_prefix("churn"))
+            finally:
+                done.set()
+
+        assert _run_threads([churn, read]) == []
+
+    def test_threads_write_without_loss(self, store: Store) -> None:
+        """Threads writing their own keys and one shared key lose nothing and tear nothing."""
+        count = self.keys_per_writer
+        errors = _run_threads(
+            [
+                (lambda w=w: write_keys(store, w, count))  # type: ignore[misc]
+                for w in range(self.thread_writers)
+            ]
+        )
+        assert errors == []
+        self._check_writes(store, self.thread_writers, count)
+
+    def test_threads_read_while_writing_same_key(self, store: Store) -> None:
+        """Readers of a key being rewritten see whole values only."""
+        store["shared"] = shared_value(0)
+        done = threading.Event()
+
+        def writer(w: int) -> Callable[[], None]:
+            def run() -> None:
+                for _ in range(100):
+                    store["shared"] = shared_value(w)
+
+            return run
+
+        def reader() -> None:
+            valid = {shared_value(w) for w in range(3)}
+            while not done.is_set():
+                assert store["shared"] in valid
+
+        reader_thread_errors: list[BaseException] = []
+
+        def guarded_reader() -> None:
+            try:
+                reader()
+            except BaseException as exc:  # noqa: BLE001
+                reader_thread_errors.append(exc)
+
+        reading = threading.Thread(target=guarded_reader)
+        reading.start()
+        try:
+            assert _run_threads([writer(w) for w in range(3)]) == []
+        finally:
+            done.set()
+            reading.join(timeout=60)
+        assert reader_thread_errors == []
+
+    @pytest.mark.kv_processes
+    def test_processes_write_without_loss(self, store: Store) -> None:
+        """Spawned processes writing at once lose nothing and tear nothing."""
+        if not self.capabilities.processes:
+            pytest.skip("the store declares processes=False")
+        opener = self.opener(store)
+        context = multiprocessing.get_context("spawn")
+        writers, count = 3, 25
+        processes = [
+            context.Process(target=process_main, args=(opener, w, count)) for w in range(writers)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=120)
+        assert [p.exitcode for p in processes] == [0] * writers
+        self._check_writes(store, writers, count)

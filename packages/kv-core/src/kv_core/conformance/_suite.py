@@ -1,0 +1,61 @@
+"""StoreConformance: the whole suite in one class for a backend to subclass."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from ._base import SuiteBase
+from ._batch import BatchTests
+from ._concurrency import ConcurrencyTests
+from ._errors import ErrorContractTests
+from ._keys import KeyTests
+from ._mapping import MappingTests
+from ._persistence import PersistenceTests
+from ._stateful import StatefulTests
+from ._values import ValueTests
+
+__all__ = ["StoreConformance"]
+
+
+class StoreConformance(
+    MappingTests,
+    ErrorContractTests,
+    KeyTests,
+    ValueTests,
+    BatchTests,
+    ConcurrencyTests,
+    PersistenceTests,
+    StatefulTests,
+    SuiteBase,
+):
+    """Subclass this in a test module, declare ``capabilities`` and a ``store_factory`` fixture.
+
+    ::
+
+        class TestMyStore(StoreConformance):
+            capabilities = Capabilities(persistent=True, processes=True, ttl=False,
+                history=False, max_key_length=255, max_value_size=None, empty_key=True,
+                hierarchical_keys=False, invalid_keys=())
+
+            @pytest.fixture
+            def store_factory(self, tmp_path_factory):
+                made = []
+                def make():
+                    made.append(MyStore(tmp_path_factory.mktemp("kv")))
+                    return made[-1]
+                yield make
+                for store in made:
+                    store.close()
+
+            def opener(self, store):
+                return functools.partial(MyStore, store.path)
+
+    Tests skip only where a declared capability says a behaviour does not apply.
+    """
+
+    def test_declared_capabilities_match_store(self, store: MutableMapping[Any, Any]) -> None:
+        """What the test class declares is what the store itself declares."""
+        declared = getattr(store, "capabilities", None)
+        if declared is not None:
+            assert declared == self.capabilities

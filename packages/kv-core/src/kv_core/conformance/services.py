@@ -1,0 +1,61 @@
+"""Helpers for tests that need a real service (Redis, MariaDB, PostgreSQL, a server).
+
+On a developer's machine without the service, such a test skips with a message naming the
+service and the environment variable that points at it. In CI (``CI=true``) it fails
+instead: a service CI provides must never be skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+import pytest
+
+__all__ = ["in_ci", "port_open", "service_missing", "unique_name", "worker_id"]
+
+
+def in_ci() -> bool:
+    """Whether this run is CI, where service-backed tests must run."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def service_missing(service: str, env_var: str, reason: str) -> NoReturn:
+    """Skip the current test (locally) or fail it (in CI) because *service* is unreachable."""
+    msg = f"{service} is not reachable ({reason}); set {env_var} to point at one"
+    if in_ci():
+        pytest.fail(f"{msg}. CI=true: service-backed tests must run, not skip.")
+    pytest.skip(msg)
+
+
+def port_open(url_or_host: str, port: int | None = None, timeout: float = 1.0) -> bool:
+    """Whether a TCP connection to the URL's (or host's) port succeeds within *timeout*."""
+    host = url_or_host
+    if "://" in url_or_host:
+        parts = urlsplit(url_or_host)
+        host = parts.hostname or "127.0.0.1"
+        port = port or parts.port
+    if port is None:
+        msg = f"no port in {url_or_host!r}"
+        raise ValueError(msg)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def worker_id() -> str:
+    """The pytest-xdist worker running this test (``gw0`` ...), or ``main`` without xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def unique_name(prefix: str) -> str:
+    """A name no other test or worker uses: *prefix*, the worker id and a random suffix.
+
+    Only letters, digits and ``_``, so it is valid as a SQL table name and a Redis prefix.
+    """
+    return f"{prefix}_{worker_id()}_{uuid.uuid4().hex[:12]}"
