@@ -1,0 +1,79 @@
+"""Turning redis-py's exceptions into the kv error family.
+
+::
+
+    redis-py raises                                   RedisDict raises
+    ConnectionError (refused, reset, auth, loading,   kv_core.StoreUnavailable
+      max connections), TimeoutError, BUSY,
+      CLUSTERDOWN, MASTERDOWN, TRYAGAIN, uncovered slot
+    READONLY on a write (a replica)                   kv_core.ReadOnlyError
+    GETEX refused (old server, read-only replica)     kv_redis.SlidingExpiryUnsupported
+    "string exceeds maximum allowed size"             kv_core.ValueTooLargeError
+    anything else                                     passed through unchanged
+
+The driver's exception is always the ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from redis import exceptions as rx
+
+from kv_core import KVError, ReadOnlyError, StoreUnavailable, ValueTooLargeError
+
+__all__ = ["DRIVER_ERRORS", "SlidingExpiryUnsupported", "translate"]
+
+
+class SlidingExpiryUnsupported(KVError, RuntimeError):
+    """The server refused GETEX, so a read cannot reset the lifetime of its key.
+
+    Raised instead of reading without sliding: a server older than Redis 6.2, or a read-only
+    replica (GETEX writes the new expiry). Open replicas with ``sliding_expiry=False``.
+    """
+
+
+#: What a call into redis-py may raise that :func:`translate` looks at.
+DRIVER_ERRORS: tuple[type[Exception], ...] = (rx.RedisError, rx.RedisClusterException, OSError)
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    rx.ConnectionError,  # includes AuthenticationError, BusyLoadingError, MaxConnectionsError
+    rx.TimeoutError,  # not a ConnectionError in redis-py
+    rx.ClusterDownError,  # includes MASTERDOWN
+    rx.TryAgainError,
+    rx.SlotNotCoveredError,
+    rx.AuthenticationWrongNumberOfArgsError,
+    ConnectionError,  # the builtin, from sockets
+    TimeoutError,
+)
+
+
+def translate(exc: BaseException, command: str, target: str) -> BaseException:
+    """The kv error to raise for *exc*, raised by *command*; *exc* itself if it has none.
+
+    :param target: What the store talks to, for the message (never a password).
+    """
+    if isinstance(exc, _UNAVAILABLE):
+        msg = f"Redis at {target} is unavailable ({command}): {type(exc).__name__}: {exc}"
+        return StoreUnavailable(msg)
+    if isinstance(exc, rx.ResponseError):
+        text = str(exc)
+        upper = text.upper()
+        if "IS BUSY" in upper:
+            msg = f"Redis at {target} is busy running a script ({command}): {text}"
+            return StoreUnavailable(msg)
+        if command == "GETEX" and (isinstance(exc, rx.ReadOnlyError) or "UNKNOWN COMMAND" in upper):
+            msg = (
+                f"sliding_expiry needs GETEX, which Redis at {target} refused ({text}); "
+                "it needs Redis >= 6.2 on a primary. Open read-only replicas with "
+                "sliding_expiry=False."
+            )
+            return SlidingExpiryUnsupported(msg)
+        if isinstance(exc, rx.ReadOnlyError):
+            msg = f"Redis at {target} is a read-only replica; {command} is a write: {text}"
+            return ReadOnlyError(msg)
+        if "EXCEEDS MAXIMUM ALLOWED SIZE" in upper:
+            msg = f"Redis at {target} refused the value as too large: {text}"
+            return ValueTooLargeError(msg)
+        if command == "GETDEL" and "UNKNOWN COMMAND" in upper:
+            msg = f"pop needs GETDEL, which Redis at {target} lacks (Redis >= 6.2): {text}"
+            return KVError(msg)
+    return exc

@@ -1,0 +1,121 @@
+"""Opening a RedisDict from a URL: ``redis://``, ``rediss://`` and ``redis+cluster://``.
+
+``redis://[user:password@]host[:port][/db]?prefix=app:&exp_time=60&sliding=1``
+
+The store's own options (``prefix``, ``exp_time``, ``sliding``, plus ``serializer`` and
+``deserializer`` as keyword arguments) are taken out; every other query option and keyword
+argument goes to ``redis.from_url`` (``socket_timeout``, ``decode_responses`` ...), keyword
+arguments winning over the URL. An option redis-py does not know raises ``InvalidStoreURL``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import redis
+from redis.cluster import RedisCluster
+
+from kv_core import InvalidStoreURL, StoreURL, parse_bool
+
+from ._errors import translate
+from ._store import RedisDict
+
+__all__ = ["STORE_OPTIONS", "open_redis_cluster_url", "open_redis_url"]
+
+#: Options the store reads itself; the rest go to redis-py.
+STORE_OPTIONS = ("prefix", "exp_time", "sliding", "serializer", "deserializer")
+
+
+def _exp_time(value: Any) -> Any:
+    if value is None or not isinstance(value, str):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        msg = f"option exp_time must be a number of seconds, not {value!r}"
+        raise InvalidStoreURL(msg) from None
+
+
+def _split(url: str, overrides: dict[str, Any]) -> tuple[StoreURL, dict[str, Any], str]:
+    """The parsed URL, the store's options, and the URL redis-py should see."""
+    parsed = StoreURL.parse(url)
+    options = parsed.options_with(overrides)
+    ours = {name: options[name] for name in STORE_OPTIONS if name in options}
+    # redis-py lets URL options beat keyword arguments; drop the ones overridden here.
+    kept = [
+        (name, value)
+        for name, value in parsed.options.items()
+        if name not in STORE_OPTIONS and name not in overrides
+    ]
+    parts = urlsplit(url)
+    driver_url = urlunsplit(parts._replace(query=urlencode(kept)))
+    return parsed, ours, driver_url
+
+
+def _make_store(client: Any, ours: dict[str, Any]) -> RedisDict:
+    try:
+        store = RedisDict(
+            client,
+            key_prefix=ours.get("prefix", ""),
+            exp_time=_exp_time(ours.get("exp_time")),
+            sliding_expiry=parse_bool("sliding", ours.get("sliding", False)),
+            serializer=ours.get("serializer"),
+            deserializer=ours.get("deserializer"),
+        )
+    except BaseException:
+        client.close()
+        raise
+    store._owns_client = True
+    return store
+
+
+def _driver_kwargs(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in overrides.items() if name not in STORE_OPTIONS}
+
+
+def open_redis_url(url: str, **overrides: Any) -> RedisDict:
+    """Open ``redis://`` or ``rediss://``: a RedisDict on a client it owns and closes.
+
+    Nothing connects until the first operation.
+    """
+    parsed, ours, driver_url = _split(url, overrides)
+    try:
+        client = redis.Redis.from_url(driver_url, **_driver_kwargs(overrides))
+        pool = client.connection_pool
+        # redis-py only builds connections on first use; build one now (no socket is
+        # opened) so an unknown option fails here, naming the URL.
+        pool.connection_class(**pool.connection_kwargs)
+    except (TypeError, ValueError) as exc:
+        msg = (
+            f"cannot open {parsed.redacted!r}: {exc}; the store's own options are "
+            f"{', '.join(STORE_OPTIONS[:3])}, the others go to redis.from_url"
+        )
+        raise InvalidStoreURL(msg) from exc
+    return _make_store(client, ours)
+
+
+def open_redis_cluster_url(url: str, **overrides: Any) -> RedisDict:
+    """Open ``redis+cluster://host:port``: a RedisDict on a ``RedisCluster`` it owns.
+
+    The cluster client connects at once to learn the slot map, so an unreachable cluster
+    raises ``StoreUnavailable`` here.
+    """
+    parsed, ours, driver_url = _split(url, overrides)
+    scheme, _, rest = driver_url.partition("://")
+    driver_url = f"{'rediss' if scheme.lower().startswith('rediss') else 'redis'}://{rest}"
+    try:
+        client = RedisCluster.from_url(driver_url, **_driver_kwargs(overrides))
+    except (TypeError, ValueError) as exc:
+        msg = f"cannot open {parsed.redacted!r}: {exc}"
+        raise InvalidStoreURL(msg) from exc
+    except Exception as exc:
+        error = translate(exc, "CLUSTER SLOTS", parsed.redacted)
+        if error is exc:
+            raise
+        raise error from exc
+    return _make_store(client, ours)
