@@ -1,0 +1,597 @@
+"""FileSystemDict: one file per key under a storage directory, written atomically.
+
+Every path operation is made relative to a directory file descriptor (``openat``,
+``renameat``, ``unlinkat`` ...) and every directory of a key is opened one segment at a
+time with ``O_NOFOLLOW``. So a symlink planted inside the storage directory is never
+followed, even if it is planted between two calls: the kernel refuses it, with no
+``realpath`` on the hot path and no window between a check and the use of its result.
+A key with one segment costs no directory open at all; each extra segment costs one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import itertools
+import os
+import stat
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from kv_core import Capabilities, InvalidKeyError, KeyConflictError, Store
+from kv_core.codec import Deserializer, Serializer
+
+from ._keys import KeyRules
+from ._paths import resolve_paths
+
+__all__ = ["FileSystemDict", "SCRATCH_PREFIX", "SCRATCH_SUFFIX"]
+
+SCRATCH_PREFIX = "kvfs-"
+SCRATCH_SUFFIX = ".tmp"
+
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_DIR_FLAGS = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
+# O_NONBLOCK: a FIFO planted in the storage directory must not hang a read.
+_READ_FLAGS = os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+_SCRATCH_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+# How often a write walks its directories again after a concurrent delete pruned one of them.
+_RETRIES = 64
+_DEFAULT_NAME_MAX = 255
+
+
+def _supported() -> bool:
+    # os.replace shares renameat with os.rename but is missing from supports_dir_fd.
+    needed = (os.open, os.stat, os.mkdir, os.rmdir, os.unlink, os.rename)
+    return all(fn in os.supports_dir_fd for fn in needed) and bool(_NOFOLLOW and _DIRECTORY)
+
+
+def _close_all(fds: list[int]) -> None:
+    # fds[0] is the store's own storage descriptor, kept for the life of the store.
+    for fd in fds[1:]:
+        os.close(fd)
+
+
+def _listable(name: str) -> bool:
+    # A file someone else put there whose name no key can produce is not a key.
+    if "\\" in name:
+        return False
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class FileSystemDict(Store):
+    """A store keeping each value in its own file under *storage_path*.
+
+    A write goes to a new file in *scratch_path* and is renamed into place with
+    ``os.replace``, so a reader sees the old value or the new one, never a mix. ``/`` in a
+    key makes directories, created as needed and removed again when their last key is
+    deleted. Safe to share between threads and processes, and usable in a forked child.
+
+    :param storage_path: The directory holding the keys; created if missing.
+    :param scratch_path: Where values are written before the rename; created if missing.
+        It must be outside *storage_path* and on the same file system.
+    :param durable: Flush each value and its directory to the disk (``fsync``) before a
+        write returns, so it survives a power cut; ``False`` is several times faster.
+    :raises ValueError: *scratch_path* is inside *storage_path*, or on another file system.
+    """
+
+    def __init__(
+        self,
+        storage_path: str | os.PathLike[str],
+        scratch_path: str | os.PathLike[str],
+        *,
+        serializer: Serializer | None = None,
+        deserializer: Deserializer | None = None,
+        durable: bool = True,
+    ) -> None:
+        super().__init__(serializer=serializer, deserializer=deserializer)
+        self._root_fd = -1
+        self._scratch_fd = -1
+        if not _supported():
+            msg = (
+                "FileSystemDict needs the POSIX *at() calls (openat, renameat, O_NOFOLLOW) "
+                "to keep keys inside the storage directory; this platform lacks them"
+            )
+            raise NotImplementedError(msg)
+        paths = resolve_paths(storage_path, scratch_path)
+        self._storage = paths.storage
+        self._scratch = paths.scratch
+        self._durable = bool(durable)
+        self._root_fd = os.open(self._storage, _DIR_FLAGS)
+        try:
+            self._scratch_fd = os.open(self._scratch, _DIR_FLAGS)
+        except BaseException:
+            os.close(self._root_fd)
+            self._root_fd = -1
+            raise
+        try:
+            name_max = os.pathconf(self._root_fd, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            name_max = _DEFAULT_NAME_MAX
+        self._rules = KeyRules(name_max if name_max > 0 else _DEFAULT_NAME_MAX)
+        self._token = uuid.uuid4().hex[:12]
+        self._counter = itertools.count()
+        self._capabilities = Capabilities(
+            persistent=True,
+            processes=True,
+            ttl=False,
+            history=False,
+            max_key_length=self._rules.name_max,
+            max_value_size=None,
+            empty_key=False,
+            hierarchical_keys=True,
+            invalid_keys=("", "/abs", "a/../b", "../up", "./a", "a//b", "a/", "a\\b", "a\x00b"),
+        )
+
+    # -- what it declares and offers -----------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this store supports; ``max_key_length`` is the file system's ``NAME_MAX``."""
+        return self._capabilities
+
+    @property
+    def path(self) -> str:
+        """The storage directory, absolute, symlinks resolved."""
+        return self._storage
+
+    @property
+    def scratch_path(self) -> str:
+        """The scratch directory, absolute, symlinks resolved."""
+        return self._scratch
+
+    @property
+    def durable(self) -> bool:
+        """Whether every write and delete is flushed to the disk before it returns."""
+        return self._durable
+
+    def remove_stale_scratch(self, older_than: float = 3600.0) -> int:
+        """Delete scratch files left by killed writers; return how many were removed.
+
+        Only files named like this package's scratch files and last modified more than
+        *older_than* seconds ago are removed, so writers still at work (in any process using
+        this scratch directory) are left alone as long as no write takes that long.
+        """
+        scratch_fd = self._dir_fd(self._scratch_fd)
+        limit = time.time() - older_than
+        removed = 0
+        listing = os.open(".", _DIR_FLAGS, dir_fd=scratch_fd)
+        try:
+            with os.scandir(listing) as entries:
+                names = [
+                    entry.name
+                    for entry in entries
+                    if entry.name.startswith(SCRATCH_PREFIX)
+                    and entry.name.endswith(SCRATCH_SUFFIX)
+                    and entry.is_file(follow_symlinks=False)
+                ]
+        finally:
+            os.close(listing)
+        for name in names:
+            try:
+                if os.stat(name, dir_fd=scratch_fd, follow_symlinks=False).st_mtime > limit:
+                    continue
+                os.unlink(name, dir_fd=scratch_fd)
+            except FileNotFoundError:
+                continue
+            removed += 1
+        return removed
+
+    # -- key checks (text only, never the disk) --------------------------------------------
+
+    def _validate_key(self, key: str) -> None:
+        self._rules.check_key(key)
+
+    def _validate_prefix(self, prefix: str) -> None:
+        self._rules.check_prefix(prefix)
+
+    # -- directories ----------------------------------------------------------------------
+
+    def _dir_fd(self, fd: int) -> int:
+        if fd < 0:
+            msg = f"{self!r} is closed"
+            raise ValueError(msg)
+        return fd
+
+    def _not_a_directory(self, parent: int, name: str, key: str) -> bool:
+        """Why *name* could not be opened as a directory: True if it is a key's file.
+
+        :raises InvalidKeyError: it is a symlink, which is never followed.
+        """
+        try:
+            mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            return False
+        if stat.S_ISLNK(mode):
+            msg = f"key {key!r} goes through the symlink {name!r}; symlinks are never followed"
+            raise InvalidKeyError(msg)
+        return True
+
+    def _open_dirs(self, dirs: list[str], key: str) -> list[int] | None:
+        """Open the directories of *key* for reading; ``None`` if one of them is missing."""
+        fds = [self._dir_fd(self._root_fd)]
+        try:
+            for name in dirs:
+                try:
+                    fds.append(os.open(name, _DIR_FLAGS, dir_fd=fds[-1]))
+                except FileNotFoundError:
+                    _close_all(fds)
+                    return None
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+                        raise
+                    self._not_a_directory(fds[-1], name, key)
+                    _close_all(fds)
+                    return None
+        except BaseException:
+            _close_all(fds)
+            raise
+        return fds
+
+    def _make_dirs(self, dirs: list[str], key: str) -> tuple[list[int], int]:
+        """Open the directories of *key*, creating missing ones.
+
+        Returns the descriptors (the storage directory first) and the index of the first
+        one this call created (``len(fds)`` if none). A ``FileNotFoundError`` means a
+        concurrent delete pruned a directory on the way: the caller walks again.
+        """
+        fds = [self._dir_fd(self._root_fd)]
+        first_created = len(dirs) + 1
+        try:
+            for name in dirs:
+                parent = fds[-1]
+                try:
+                    fds.append(os.open(name, _DIR_FLAGS, dir_fd=parent))
+                    continue
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+                        raise
+                    if self._not_a_directory(parent, name, key):
+                        msg = self._conflict_message(key, dirs, len(fds) - 1)
+                        raise KeyConflictError(msg) from None
+                    raise FileNotFoundError(errno.ENOENT, "directory vanished", name) from None
+                try:
+                    os.mkdir(name, dir_fd=parent)
+                    first_created = min(first_created, len(fds))
+                except FileExistsError:
+                    pass
+                fds.append(os.open(name, _DIR_FLAGS, dir_fd=parent))
+        except BaseException:
+            _close_all(fds)
+            raise
+        return fds, first_created
+
+    @staticmethod
+    def _conflict_message(key: str, dirs: list[str], index: int) -> str:
+        holder = "/".join(dirs[: index + 1])
+        return (
+            f"cannot store {key!r}: {holder!r} is a key, and a key cannot also be a directory "
+            f"of other keys; delete {holder!r} first"
+        )
+
+    @staticmethod
+    def _prune(fds: list[int], dirs: list[str]) -> int:
+        """Remove the directories of a key left empty, deepest first; return how many."""
+        removed = 0
+        for index in range(len(dirs) - 1, -1, -1):
+            try:
+                os.rmdir(dirs[index], dir_fd=fds[index])
+            except OSError:
+                # Not empty (another key, or a writer that just created it), or already
+                # removed by another process: either way the pruning stops here.
+                break
+            removed += 1
+        return removed
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _read(self, key: str) -> bytes:
+        if "/" not in key:
+            return self._read_at(self._dir_fd(self._root_fd), key, key)
+        dirs = key.split("/")
+        name = dirs.pop()
+        fds = self._open_dirs(dirs, key)
+        if fds is None:
+            raise KeyError(key)
+        try:
+            return self._read_at(fds[-1], name, key)
+        finally:
+            _close_all(fds)
+
+    @staticmethod
+    def _read_at(parent: int, name: str, key: str) -> bytes:
+        try:
+            fd = os.open(name, _READ_FLAGS, dir_fd=parent)
+        except FileNotFoundError:
+            raise KeyError(key) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                msg = f"key {key!r} is a symlink; symlinks are never followed"
+                raise InvalidKeyError(msg) from None
+            raise
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise KeyError(key)  # a directory of other keys, or something not ours
+            size = info.st_size
+            data = os.read(fd, size) if size else b""
+            if len(data) < size:
+                # A short read (a signal, or a file changed in place by someone else).
+                parts = [data]
+                got = len(data)
+                while got < size:
+                    chunk = os.read(fd, size - got)
+                    if not chunk:
+                        break
+                    parts.append(chunk)
+                    got += len(chunk)
+                data = b"".join(parts)
+            return data
+        finally:
+            os.close(fd)
+
+    def _contains(self, key: str) -> bool:
+        if "/" not in key:
+            return self._is_file(self._dir_fd(self._root_fd), key, key)
+        dirs = key.split("/")
+        name = dirs.pop()
+        fds = self._open_dirs(dirs, key)
+        if fds is None:
+            return False
+        try:
+            return self._is_file(fds[-1], name, key)
+        finally:
+            _close_all(fds)
+
+    @staticmethod
+    def _is_file(parent: int, name: str, key: str) -> bool:
+        try:
+            mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            return False
+        if stat.S_ISLNK(mode):
+            msg = f"key {key!r} is a symlink; symlinks are never followed"
+            raise InvalidKeyError(msg)
+        return stat.S_ISREG(mode)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _scratch_name(self) -> str:
+        # The pid keeps names unique across fork; the token across hosts sharing a disk.
+        return f"{SCRATCH_PREFIX}{self._token}-{os.getpid()}-{next(self._counter)}{SCRATCH_SUFFIX}"
+
+    def _write_scratch(self, value: bytes) -> str:
+        """Write *value* to a new scratch file, flushed if durable; return its name."""
+        scratch_fd = self._dir_fd(self._scratch_fd)
+        tmp = self._scratch_name()
+        fd = os.open(tmp, _SCRATCH_FLAGS, 0o666, dir_fd=scratch_fd)
+        try:
+            try:
+                size = len(value)
+                written = os.write(fd, value) if size else 0
+                if written < size:
+                    view = memoryview(value)
+                    while written < size:
+                        count = os.write(fd, view[written:])
+                        if count <= 0:
+                            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), tmp)
+                        written += count
+                if self._durable:
+                    # Never retried: after a failed fsync the kernel may have dropped the
+                    # dirty pages, so a second fsync could report success for lost data.
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        except BaseException:
+            self._discard(tmp)
+            raise
+        return tmp
+
+    def _discard(self, tmp: str) -> None:
+        # The original error matters more; remove_stale_scratch gets what is left.
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=self._scratch_fd)
+
+    def _prepare_target(self, parent: int, name: str, key: str) -> None:
+        """Make sure *name* can be replaced by a value: it is missing or a regular file."""
+        try:
+            mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            return
+        if stat.S_ISREG(mode):
+            return
+        if stat.S_ISLNK(mode):
+            msg = f"key {key!r} is a symlink; symlinks are never followed or replaced"
+            raise InvalidKeyError(msg)
+        if not stat.S_ISDIR(mode):
+            msg = f"key {key!r} names something that is not a regular file"
+            raise InvalidKeyError(msg)
+        try:
+            # An empty directory holds no key (a writer was killed after creating it).
+            os.rmdir(name, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                msg = (
+                    f"cannot store {key!r}: it is a directory holding other keys "
+                    f"({key + '/'!r}...), and a key cannot be both; delete those first"
+                )
+                raise KeyConflictError(msg) from None
+            if exc.errno != errno.ENOENT:
+                raise
+
+    def _write(self, key: str, value: bytes) -> None:
+        dirs = key.split("/")
+        name = dirs.pop()
+        tmp: str | None = None
+        try:
+            for _ in range(_RETRIES):
+                try:
+                    fds, first_created = self._make_dirs(dirs, key)
+                except FileNotFoundError:
+                    continue
+                try:
+                    parent = fds[-1]
+                    self._prepare_target(parent, name, key)
+                    if tmp is None:
+                        tmp = self._write_scratch(value)
+                    try:
+                        os.replace(tmp, name, src_dir_fd=self._scratch_fd, dst_dir_fd=parent)
+                    except (FileNotFoundError, IsADirectoryError):
+                        self._check_scratch(tmp)
+                        continue  # a directory was pruned or created meanwhile: walk again
+                    tmp = None
+                    if self._durable:
+                        for fd in reversed(fds[max(first_created - 1, 0) :]):
+                            os.fsync(fd)
+                    return
+                except BaseException:
+                    if first_created <= len(dirs):
+                        self._prune(fds, dirs)
+                    raise
+                finally:
+                    _close_all(fds)
+            msg = f"could not store {key!r}: its directory kept vanishing"
+            raise FileNotFoundError(errno.ENOENT, msg)
+        finally:
+            if tmp is not None:
+                self._discard(tmp)
+
+    def _check_scratch(self, tmp: str) -> None:
+        try:
+            os.stat(tmp, dir_fd=self._scratch_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            msg = "the scratch file vanished before its rename (remove_stale_scratch too eager?)"
+            raise FileNotFoundError(errno.ENOENT, msg, tmp) from None
+
+    # -- deleting -----------------------------------------------------------------------
+
+    def _delete(self, key: str) -> None:
+        dirs = key.split("/")
+        name = dirs.pop()
+        fds = self._open_dirs(dirs, key)
+        if fds is None:
+            raise KeyError(key)
+        try:
+            parent = fds[-1]
+            if not self._is_file(parent, name, key):
+                raise KeyError(key)
+            try:
+                os.unlink(name, dir_fd=parent)
+            except FileNotFoundError:
+                raise KeyError(key) from None
+            removed = self._prune(fds, dirs) if dirs else 0
+            if self._durable:
+                os.fsync(fds[len(dirs) - removed])
+        finally:
+            _close_all(fds)
+
+    def _pop(self, key: str) -> bytes:
+        # Claim the file by renaming it into the scratch directory: of several processes
+        # popping one key exactly one wins, and a value written meanwhile is never lost.
+        dirs = key.split("/")
+        name = dirs.pop()
+        fds = self._open_dirs(dirs, key)
+        if fds is None:
+            raise KeyError(key)
+        try:
+            parent = fds[-1]
+            if not self._is_file(parent, name, key):
+                raise KeyError(key)
+            tmp = self._scratch_name()
+            try:
+                os.replace(name, tmp, src_dir_fd=parent, dst_dir_fd=self._scratch_fd)
+            except FileNotFoundError:
+                raise KeyError(key) from None
+            try:
+                value = self._read_at(self._scratch_fd, tmp, key)
+            except BaseException:
+                # Put it back unless a new value arrived meanwhile.
+                with contextlib.suppress(OSError):
+                    os.link(tmp, name, src_dir_fd=self._scratch_fd, dst_dir_fd=parent)
+                raise
+            finally:
+                self._discard(tmp)
+            removed = self._prune(fds, dirs) if dirs else 0
+            if self._durable:
+                os.fsync(fds[len(dirs) - removed])
+            return value
+        finally:
+            _close_all(fds)
+
+    # -- listing ------------------------------------------------------------------------
+
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        # The start directory is opened now, so a bad prefix fails at the call, not later.
+        directories, _, partial = prefix.rpartition("/")
+        root = self._dir_fd(self._root_fd)
+        if not directories:
+            # A descriptor of our own: one shared with other threads would share the
+            # directory read position too.
+            return self._scan(os.open(".", _DIR_FLAGS, dir_fd=root), "", partial)
+        fds = self._open_dirs(directories.split("/"), prefix)
+        if fds is None:
+            return iter(())
+        start = fds.pop()
+        _close_all(fds)
+        return self._scan(start, directories + "/", partial)
+
+    def _scan(self, fd: int, rel: str, partial: str) -> Iterator[str]:
+        """Yield the keys under the directory *fd* (which this closes), depth first."""
+        try:
+            files: list[str] = []
+            subdirs: list[str] = []
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if partial and not name.startswith(partial):
+                        continue
+                    if entry.is_file(follow_symlinks=False):
+                        if _listable(name):
+                            files.append(rel + name)
+                    elif entry.is_dir(follow_symlinks=False) and _listable(name):
+                        subdirs.append(name)
+            yield from files
+            for name in subdirs:
+                try:
+                    sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except OSError:
+                    continue  # pruned, or replaced by something else, since the listing
+                yield from self._scan(sub, f"{rel}{name}/", "")
+        finally:
+            os.close(fd)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def _close(self) -> None:
+        for attr in ("_root_fd", "_scratch_fd"):
+            fd = getattr(self, attr)
+            setattr(self, attr, -1)
+            if fd >= 0:
+                os.close(fd)
+
+    def __del__(self) -> None:
+        # Give the two directory descriptors back if the store was never closed.
+        if getattr(self, "_root_fd", -1) >= 0 or getattr(self, "_scratch_fd", -1) >= 0:
+            with contextlib.suppress(Exception):  # nothing can be reported from __del__
+                self._close()
+
+    def _describe(self) -> str:
+        return f"{self._storage!r}, scratch={self._scratch!r}, durable={self._durable}"
+
+    def __getstate__(self) -> Any:
+        msg = (
+            f"{type(self).__name__} holds open directories and cannot be pickled; "
+            f"pass functools.partial({type(self).__name__}, path, scratch_path) instead"
+        )
+        raise TypeError(msg)
