@@ -1,0 +1,120 @@
+"""RedisDict passes the shared conformance suite: plain, decoding, glob-prefixed, cluster."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from kv_core import Capabilities
+from kv_core.conformance import StoreConformance
+from kv_core.conformance.services import unique_name
+from kv_redis import RedisDict, open_redis_cluster_url, open_redis_url
+
+CAPABILITIES = Capabilities(
+    persistent=True,
+    processes=True,
+    ttl=False,
+    history=False,
+    max_key_length=None,
+    max_value_size=None,
+    empty_key=True,
+    hierarchical_keys=False,
+    invalid_keys=("\ud800",),
+)
+
+
+class _RedisSuite(StoreConformance):
+    capabilities = CAPABILITIES
+    #: Extra URL options the opener passes (the decoding client keeps decoding).
+    url_options: dict[str, Any] = {}  # noqa: RUF012 - read-only class data
+
+    def prefix(self) -> str:
+        return unique_name("kvconf") + ":"
+
+    @pytest.fixture
+    def store_factory(
+        self,
+        make_client: Callable[..., redis.Redis],
+        unlink: Callable[[Any, bytes], None],
+    ) -> Iterator[Callable[[], RedisDict]]:
+        client = self.client(make_client)
+        made: list[RedisDict] = []
+
+        def make() -> RedisDict:
+            made.append(RedisDict(client, key_prefix=self.prefix()))
+            return made[-1]
+
+        yield make
+        cleaner = make_client()
+        for store in made:
+            store.close()
+            unlink(cleaner, store.key_prefix.encode())
+
+    def client(self, make_client: Callable[..., redis.Redis]) -> redis.Redis:
+        return make_client()
+
+    def opener(self, store: Any) -> Callable[[], Any]:
+        url = store.redis.connection_pool.connection_kwargs
+        return functools.partial(
+            open_redis_url,
+            f"redis://{url['host']}:{url['port']}/{url['db']}",
+            prefix=store.key_prefix,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+            **self.url_options,
+        )
+
+
+class TestRedisDictConformance(_RedisSuite):
+    """A plain bytes client, each store under its own simple prefix."""
+
+
+class TestRedisDictDecodingClientConformance(_RedisSuite):
+    """A client with decode_responses=True: values still come back as bytes."""
+
+    url_options = {"decode_responses": True}  # noqa: RUF012
+
+    def client(self, make_client: Callable[..., redis.Redis]) -> redis.Redis:
+        return make_client(decode_responses=True)
+
+
+class TestRedisDictGlobPrefixConformance(_RedisSuite):
+    """A prefix full of glob metacharacters, which SCAN must treat literally."""
+
+    def prefix(self) -> str:
+        return unique_name("kv*?[x]\\") + "[*]:"
+
+
+class TestRedisDictClusterConformance(_RedisSuite):
+    """A three-primary Redis Cluster."""
+
+    @pytest.fixture
+    def store_factory(  # type: ignore[override]
+        self, cluster: Any, unlink: Callable[[Any, bytes], None]
+    ) -> Iterator[Callable[[], RedisDict]]:
+        client = cluster.client()
+        made: list[RedisDict] = []
+
+        def make() -> RedisDict:
+            made.append(RedisDict(client, key_prefix=self.prefix()))
+            return made[-1]
+
+        yield make
+        for store in made:
+            store.close()
+            unlink(client, store.key_prefix.encode())
+        client.close()
+
+    def opener(self, store: Any) -> Callable[[], Any]:
+        node = store.redis.get_default_node()
+        return functools.partial(
+            open_redis_cluster_url,
+            f"redis+cluster://{node.host}:{node.port}/",
+            prefix=store.key_prefix,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+        )
