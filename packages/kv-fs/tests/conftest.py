@@ -1,0 +1,41 @@
+"""Shared fixtures of the kv-fs tests, and the markers they use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kv_fs import FileSystemDict
+
+Factory = Callable[..., FileSystemDict]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: long kv-fs runs (hundreds of crash kills); select with -m slow"
+    )
+
+
+@pytest.fixture
+def make_store(tmp_path: Path) -> Iterator[Factory]:
+    """A factory of stores in this test's own directory, all closed at the end."""
+    made: list[FileSystemDict] = []
+
+    def make(name: str = "data", *, durable: bool = False, **kwargs: object) -> FileSystemDict:
+        store = FileSystemDict(
+            tmp_path / name, tmp_path / f"{name}.scratch", durable=durable, **kwargs
+        )
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: Factory) -> FileSystemDict:
+    """A new, empty store (not durable: these tests are about behaviour, not power cuts)."""
+    return make_store()
