@@ -1,0 +1,380 @@
+"""FlaskKvDict: a kv store whose data lives behind the REST API of a kv server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from kv_core import (
+    Capabilities,
+    InvalidKeyError,
+    KeyConflictError,
+    KVError,
+    ReadOnlyError,
+    Store,
+    StoreUnavailable,
+    ValueTooLargeError,
+    redact_url,
+)
+from kv_core.codec import Deserializer, Serializer
+
+from ._errors import PreconditionFailed
+from ._keys import MAX_KEY_LENGTH, check_key, check_prefix, quote_key
+
+__all__ = ["DEFAULT_TIMEOUT", "FlaskKvDict"]
+
+#: (connect, read) seconds: a slightly-over-3 s connect timeout lets one lost SYN be resent.
+DEFAULT_TIMEOUT = (3.05, 30.0)
+
+_KEYS_PER_BATCH = 1000
+# The server's body limit before /_kv/info has been asked (it is the server's default).
+_ASSUMED_LIMIT = 16 * 1024 * 1024
+# Values up to this size are sent without first learning the server's limit.
+_UNCHECKED_VALUE = 1024 * 1024
+_POP_ATTEMPTS = 16
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    # An auth object (not a session header) so that requests never replaces it with
+    # credentials from ~/.netrc, and it is attached per request, never to a redirect.
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._header
+        return request
+
+
+def _server_message(response: requests.Response) -> str:
+    try:
+        document = response.json()
+    except ValueError:
+        return ""
+    if isinstance(document, dict) and isinstance(document.get("message"), str):
+        return str(document["message"])
+    return ""
+
+
+def _server_code(response: requests.Response) -> str:
+    try:
+        document = response.json()
+    except ValueError:
+        return ""
+    if isinstance(document, dict) and isinstance(document.get("error"), str):
+        return str(document["error"])
+    return ""
+
+
+class FlaskKvDict(Store):
+    """A store over HTTP: every operation is a request to a kv server (``kv serve``).
+
+    One keep-alive :class:`requests.Session` is used for every request, each with a
+    timeout; redirects are never followed (a 3xx is an error, so the token never reaches
+    another host). Keys are checked against the API's key rules (:func:`kv_flask.check_key`)
+    before any request is sent, and each segment is percent-encoded, so no key can change
+    the path it is sent to.
+
+    Errors: 404 -> ``KeyError``; 400 -> ``InvalidKeyError``; 409 -> ``KeyConflictError``;
+    412 -> :class:`PreconditionFailed`; 413 -> ``ValueTooLargeError``; 401/403 ->
+    ``PermissionError`` (``ReadOnlyError`` for a read-only store); a connection failure,
+    a timeout, a redirect, 429 and 5xx -> ``StoreUnavailable``, with the requests
+    exception as its cause.
+
+    The client is thread safe as far as :mod:`requests` is (one session shared by threads;
+    its connection pool is). After a fork, the child opens a new session on first use.
+
+    :param base_url: ``http(s)://host:port/prefix`` of the API.
+    :param token: Bearer token for a server started with one.
+    :param timeout: Seconds, or ``(connect, read)`` seconds, for every request.
+    :param session: A session to use instead of a new one (it is not closed by ``close()``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+        serializer: Serializer | None = None,
+        deserializer: Deserializer | None = None,
+    ) -> None:
+        super().__init__(serializer=serializer, deserializer=deserializer)
+        parts = urlsplit(base_url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            msg = f"base_url must be an http:// or https:// URL, not {redact_url(base_url)!r}"
+            raise ValueError(msg)
+        if parts.query or parts.fragment or parts.username or parts.password:
+            msg = "base_url must not hold a query, a fragment or credentials (use token=)"
+            raise ValueError(msg)
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._auth = _BearerAuth(token) if token else None
+        self._timeout = timeout
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self._pid = os.getpid()
+        self._info: dict[str, Any] | None = None
+        self._info_lock = threading.Lock()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL."""
+        return self._base
+
+    def __reduce__(self) -> Any:
+        # Pickled as "connect to the same server again": a session cannot be pickled.
+        return (_reopen, (self._base, self._token, self._timeout))
+
+    def _http(self) -> requests.Session:
+        if os.getpid() != self._pid and self._owns_session:
+            # A forked child must not share the parent's pooled sockets.
+            self._session = requests.Session()
+            self._pid = os.getpid()
+        return self._session
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        if self.closed:
+            msg = "this FlaskKvDict is closed"
+            raise StoreUnavailable(msg)
+        url = f"{self._base}/{path}"
+        try:
+            response = self._http().request(
+                method,
+                url,
+                auth=self._auth,
+                timeout=self._timeout,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.RequestException as exc:
+            msg = f"{method} request to {self._base} failed: {type(exc).__name__}"
+            raise StoreUnavailable(msg) from exc
+        return response
+
+    def _check(self, response: requests.Response, key: str | None = None) -> requests.Response:
+        status = response.status_code
+        if status < 300 or status == 304:
+            return response
+        where = f"{response.request.method} {self._base}"
+        if status == 404 and key is not None:
+            raise KeyError(key)
+        if status == 400:
+            raise InvalidKeyError(_server_message(response) or f"{where}: bad request")
+        if status == 409:
+            raise KeyConflictError(_server_message(response) or "key conflict")
+        if status == 412:
+            msg = f"the value of {key!r} does not match the condition"
+            raise PreconditionFailed(msg)
+        if status == 413:
+            raise ValueTooLargeError(_server_message(response) or "value too large")
+        if status == 403 and _server_code(response) == "read_only":
+            msg = f"{where}: the store is read-only"
+            raise ReadOnlyError(msg)
+        if status in {401, 403}:
+            msg = f"{where}: HTTP {status}, the token is missing or wrong"
+            raise PermissionError(msg)
+        if 300 <= status < 400:
+            msg = f"{where}: redirect (HTTP {status}) not followed; check the base URL"
+            raise StoreUnavailable(msg)
+        if status == 429 or status >= 500:
+            msg = f"{where}: HTTP {status}"
+            raise StoreUnavailable(msg)
+        if status == 404:
+            msg = f"{where}: no kv API at this URL (HTTP 404)"
+            raise StoreUnavailable(msg)
+        msg = f"{where}: unexpected HTTP {status}"
+        raise KVError(msg)
+
+    def server_info(self) -> dict[str, Any]:
+        """The server's limits and its store's capabilities (``GET /_kv/info``), cached."""
+        with self._info_lock:
+            if self._info is None:
+                info = self._check(self._request("GET", "_kv/info")).json()
+                if not isinstance(info, dict):
+                    msg = f"{self._base}: /_kv/info did not answer a JSON object"
+                    raise StoreUnavailable(msg)
+                self._info = info
+            return self._info
+
+    def _limit(self) -> int:
+        if self._info is None:
+            return _ASSUMED_LIMIT
+        return int(self._info.get("max_content_length") or _ASSUMED_LIMIT)
+
+    # -- capabilities ---------------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the server's store supports, within the limits of the HTTP API.
+
+        Asks the server once (``/_kv/info``). ``persistent`` and ``processes`` are true:
+        another client (another process) opened on the same server sees the same data for
+        as long as the server runs; whether the data survives a *server* restart is the
+        store's own ``persistent``, in :meth:`server_info`.
+        """
+        info = self.server_info()
+        store = info.get("store") or {}
+        limits = [MAX_KEY_LENGTH, store.get("max_key_length")]
+        max_value = store.get("max_value_size")
+        server_limit = int(info.get("max_content_length") or _ASSUMED_LIMIT)
+        return Capabilities(
+            persistent=True,
+            processes=True,
+            ttl=bool(store.get("ttl", False)),
+            history=False,
+            max_key_length=min(limit for limit in limits if limit is not None),
+            max_value_size=min(server_limit, max_value) if max_value else server_limit,
+            empty_key=False,
+            hierarchical_keys=bool(store.get("hierarchical_keys", False)),
+            invalid_keys=("", "/a", "a/", "a//b", "a/../b", "./a", "a\x00b", "_kv/x"),
+        )
+
+    # -- the store primitives -------------------------------------------------------------------
+
+    def _validate_key(self, key: str) -> None:
+        check_key(key)
+
+    def _validate_prefix(self, prefix: str) -> None:
+        check_prefix(prefix)
+
+    def _read(self, key: str) -> bytes:
+        return self._check(self._request("GET", quote_key(key)), key).content
+
+    def get_with_etag(self, key: str) -> tuple[Any, str]:
+        """Return ``(value, etag)`` of *key*, for a later :meth:`set_if`.
+
+        :raises KeyError: *key* is missing.
+        """
+        checked = self._check_key(key)
+        response = self._check(self._request("GET", quote_key(checked)), checked)
+        return self._decode(response.content), response.headers.get("ETag", "")
+
+    def set_if(self, key: str, value: Any, *, etag: str | None) -> str:
+        """Store *value* only if *key* still has *etag*, or, with ``etag=None``, is missing.
+
+        The check and the write are atomic among the requests one server process handles.
+        Returns the new value's etag.
+
+        :raises PreconditionFailed: the key changed (or exists, with ``etag=None``).
+        """
+        checked = self._check_key(key)
+        encoded = self._encode(value)
+        headers = {"If-None-Match": "*"} if etag is None else {"If-Match": etag}
+        response = self._check(
+            self._request("PUT", quote_key(checked), data=encoded, headers=headers), checked
+        )
+        return response.headers.get("ETag", "")
+
+    def _write(self, key: str, value: bytes) -> None:
+        self._check_size(len(value))
+        self._check(self._request("PUT", quote_key(key), data=value), key)
+
+    def _check_size(self, size: int) -> None:
+        if size > _UNCHECKED_VALUE:
+            self.server_info()
+        if self._info is not None and size > self._limit():
+            msg = f"value of {size} bytes is over the server's limit of {self._limit()}"
+            raise ValueTooLargeError(msg)
+
+    def _delete(self, key: str) -> None:
+        self._check(self._request("DELETE", quote_key(key)), key)
+
+    def _contains(self, key: str) -> bool:
+        response = self._request("HEAD", quote_key(key))
+        if response.status_code == 404:
+            return False
+        self._check(response, key)
+        return True
+
+    def _pop(self, key: str) -> bytes:
+        # Read, then delete only if the value is still the one read: two clients popping
+        # the same key never both get it.
+        path = quote_key(key)
+        for _ in range(_POP_ATTEMPTS):
+            response = self._check(self._request("GET", path), key)
+            tag = response.headers.get("ETag", "")
+            deleted = self._request("DELETE", path, headers={"If-Match": tag})
+            if deleted.status_code == 412:
+                continue
+            self._check(deleted, key)
+            return response.content
+        msg = f"{key!r} kept changing while it was being popped"
+        raise StoreUnavailable(msg)
+
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        cursor: str | None = None
+        while True:
+            params = {"prefix": prefix} if prefix else {}
+            if cursor:
+                params["cursor"] = cursor
+            page = self._check(self._request("GET", "", params=params)).json()
+            yield from page["keys"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+
+    def _read_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for start in range(0, len(keys), _KEYS_PER_BATCH):
+            chunk = list(keys[start : start + _KEYS_PER_BATCH])
+            response = self._check(self._request("POST", "_kv/get", json={"keys": chunk}))
+            for key, encoded in response.json()["values"].items():
+                found[key] = base64.b64decode(encoded)
+        return found
+
+    def _write_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        largest = max(len(value) for _, value in items)
+        # Refuse before anything is written: set_many is all or nothing on bad input.
+        self._check_size(largest)
+        limit = self._limit()
+        batch: dict[str, str] = {}
+        size = 0
+        for key, value in items:
+            encoded = base64.b64encode(value).decode("ascii")
+            item_size = len(json.dumps(key)) + len(encoded) + 8
+            if item_size + 64 > limit:
+                # Too big for any batch once base64-encoded: send it alone, raw.
+                self._write(key, value)
+                continue
+            if batch and size + item_size + 64 > limit:
+                self._send_batch(batch)
+                batch, size = {}, 0
+            batch[key] = encoded
+            size += item_size
+        if batch:
+            self._send_batch(batch)
+
+    def _send_batch(self, batch: dict[str, str]) -> None:
+        self._check(self._request("POST", "_kv/set", json={"items": batch}))
+
+    def _delete_many(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), _KEYS_PER_BATCH):
+            chunk = list(keys[start : start + _KEYS_PER_BATCH])
+            self._check(self._request("POST", "_kv/delete", json={"keys": chunk}))
+
+    def _count(self) -> int:
+        return int(self._check(self._request("GET", "_kv/count")).json()["count"])
+
+    def _clear(self) -> None:
+        self._check(self._request("POST", "_kv/clear"))
+
+    def _close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def _describe(self) -> str:
+        return repr(redact_url(self._base))
+
+
+def _reopen(base_url: str, token: str | None, timeout: Any) -> FlaskKvDict:
+    return FlaskKvDict(base_url, token=token, timeout=timeout)

@@ -1,0 +1,279 @@
+"""The OpenAPI 3.1 document the server publishes at ``/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .__about__ import __version__
+
+__all__ = ["openapi_document"]
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+_BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
+_KEY_LIST = {
+    "type": "object",
+    "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": {"type": "string"}}},
+}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): _ERROR for status in statuses}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _key_operations() -> dict[str, Any]:
+    key = {
+        "name": "key",
+        "in": "path",
+        "required": True,
+        "description": (
+            "The key; '/' separates segments and every segment is percent-encoded. Empty, '.' "
+            "and '..' segments, NUL, U+FFFD and the first segments '_kv' and 'openapi.json' "
+            "are refused."
+        ),
+        "schema": {"type": "string", "minLength": 1},
+    }
+    etag_header = {"ETag": {"description": "Strong tag of the value", "schema": {"type": "string"}}}
+    conditions = [
+        {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"}},
+        {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+        },
+    ]
+    read = {
+        "parameters": conditions[1:],
+        "responses": {
+            "200": {
+                "description": "The value's bytes",
+                "headers": etag_header,
+                "content": {"application/octet-stream": {"schema": _BINARY}},
+            },
+            "304": {"description": "The value has the tag given in If-None-Match"},
+            **_errors(400, 401, 404, 503),
+        },
+    }
+    write = {
+        "summary": "Store the request body as the value",
+        "parameters": conditions,
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": _BINARY}},
+        },
+        "responses": {
+            "204": {"description": "Stored", "headers": etag_header},
+            **_errors(400, 401, 403, 409, 411, 412, 413, 415, 503),
+        },
+    }
+    return {
+        "parameters": [key],
+        "get": {"summary": "Read a value", "operationId": "getValue", **read},
+        "head": {
+            "summary": "Whether the key exists",
+            "operationId": "headValue",
+            "parameters": conditions[1:],
+            "responses": {
+                "200": {"description": "The key exists", "headers": etag_header},
+                "304": {"description": "The value has the tag given in If-None-Match"},
+                "404": {"description": "Missing"},
+            },
+        },
+        "put": {"operationId": "putValue", **write},
+        "post": {"operationId": "postValue", **write},
+        "delete": {
+            "summary": "Delete a key",
+            "operationId": "deleteValue",
+            "parameters": conditions[:1],
+            "responses": {"204": {"description": "Deleted"}, **_errors(400, 401, 404, 412, 503)},
+        },
+    }
+
+
+def _batch_operations() -> dict[str, Any]:
+    values = {
+        "type": "object",
+        "additionalProperties": {"type": "string", "contentEncoding": "base64"},
+    }
+    done = {"204": {"description": "Done"}, **_errors(400, 401, 413, 415, 503)}
+    return {
+        "/_kv/get": {
+            "post": {
+                "summary": "Read many values in one request",
+                "operationId": "getMany",
+                "requestBody": _json_body(_KEY_LIST),
+                "responses": {
+                    "200": {
+                        "description": "The values of the keys that exist, base64-encoded",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["values"],
+                                    "properties": {"values": values},
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401, 413, 415, 503),
+                },
+            }
+        },
+        "/_kv/set": {
+            "post": {
+                "summary": "Store many values in one request",
+                "operationId": "setMany",
+                "requestBody": _json_body(
+                    {"type": "object", "required": ["items"], "properties": {"items": values}}
+                ),
+                "responses": done,
+            }
+        },
+        "/_kv/delete": {
+            "post": {
+                "summary": "Delete many keys in one request; missing keys are ignored",
+                "operationId": "deleteMany",
+                "requestBody": _json_body(_KEY_LIST),
+                "responses": done,
+            }
+        },
+        "/_kv/clear": {
+            "post": {
+                "summary": "Delete every key",
+                "operationId": "clear",
+                "responses": {"204": {"description": "Done"}, **_errors(401, 503)},
+            }
+        },
+        "/_kv/count": {
+            "get": {
+                "summary": "How many keys the store holds",
+                "operationId": "count",
+                "responses": {
+                    "200": {
+                        "description": "The number of keys",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"count": {"type": "integer"}},
+                                }
+                            }
+                        },
+                    },
+                    **_errors(401, 503),
+                },
+            }
+        },
+        "/_kv/info": {
+            "get": {
+                "summary": "The server's limits and the capabilities of the store behind it",
+                "operationId": "info",
+                "responses": {
+                    "200": {
+                        "description": "Limits and capabilities",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **_errors(401),
+                },
+            }
+        },
+    }
+
+
+def openapi_document(url_prefix: str = "", *, auth: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the API mounted at *url_prefix*.
+
+    :param auth: Whether the server requires a bearer token (adds the security scheme).
+    """
+    listing = {
+        "summary": "List keys in sorted order, one page at a time",
+        "description": (
+            "Each page costs the server a full sorted listing of the matching keys "
+            "(O(n log n) in their number); follow next_cursor until it is null."
+        ),
+        "operationId": "listKeys",
+        "parameters": [
+            {"name": "prefix", "in": "query", "required": False, "schema": {"type": "string"}},
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": {
+                "description": "One page of keys",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["keys", "next_cursor"],
+                            "properties": {
+                                "keys": {"type": "array", "items": {"type": "string"}},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        }
+                    }
+                },
+            },
+            **_errors(400, 401, 503),
+        },
+    }
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "kv REST API",
+            "version": __version__,
+            "description": "A key-value store over HTTP: raw bytes under string keys.",
+        },
+        "servers": [{"url": url_prefix or "/"}],
+        "paths": {
+            "/": {"get": listing},
+            "/{key}": _key_operations(),
+            **_batch_operations(),
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "operationId": "openapi",
+                    "responses": {
+                        "200": {
+                            "description": "The OpenAPI document",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_errors(401),
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                }
+            },
+            "responses": {
+                "Error": {
+                    "description": "An error, with a generic message",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
+            },
+        },
+    }
+    if auth:
+        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        document["security"] = [{"bearer": []}]
+    return document

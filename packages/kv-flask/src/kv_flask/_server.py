@@ -1,0 +1,596 @@
+"""The REST server: a Flask blueprint that exposes any store, and an app factory around it.
+
+Routes, relative to the blueprint's URL prefix (see the package README for the table):
+
+- ``GET /`` lists keys: ``prefix``, ``limit`` (capped) and an opaque ``cursor``.
+- ``GET|HEAD|PUT|POST|DELETE /<key>``: one value, raw bytes, with a strong ``ETag``.
+- ``POST /_kv/get|set|delete|clear``, ``GET /_kv/count``, ``GET /_kv/info``: batch calls.
+- ``GET /openapi.json``: the OpenAPI 3.1 document.
+
+Keys whose first segment is ``_kv`` or ``openapi.json`` are refused (:mod:`kv_flask._keys`),
+so no key can collide with a route of the API.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import hashlib
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import BaseConverter, RequestRedirect
+
+from kv_core import (
+    InvalidKeyError,
+    KeyConflictError,
+    ReadOnlyError,
+    StoreUnavailable,
+    ValueTooLargeError,
+    to_bytes,
+)
+
+from ._errors import ApiError, error_code, error_message
+from ._keys import MAX_KEY_LENGTH, check_key, check_prefix
+from ._openapi import openapi_document
+
+__all__ = [
+    "DEFAULT_LIST_LIMIT",
+    "DEFAULT_MAX_CONTENT_LENGTH",
+    "FlaskKv",
+    "KvState",
+    "construct_kv_app",
+    "etag_of",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The largest request body accepted unless configured otherwise (16 MiB).
+DEFAULT_MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+#: The most keys one listing page returns unless configured otherwise.
+DEFAULT_LIST_LIMIT = 1000
+
+_FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
+_LOCK_STRIPES = 64
+_READ_CHUNK = 64 * 1024
+_KEY_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+
+
+def etag_of(value: bytes) -> str:
+    """The strong entity tag of *value*, without quotes: a 128-bit BLAKE2b digest."""
+    return hashlib.blake2b(value, digest_size=16).hexdigest()
+
+
+class _KeyConverter(BaseConverter):
+    # Unlike Werkzeug's "path" converter, this one also matches a leading "/" and empty
+    # segments, so "//x" and "a//b" reach the view and get a 400 instead of a 404 or a
+    # redirect to a merged path.
+    regex = ".+"
+    part_isolating = False
+    weight = 200
+
+
+@dataclass
+class KvState:
+    """What one :class:`FlaskKv` blueprint keeps in ``app.extensions["kv"][name]``.
+
+    :param store: The store served (a kv store or any ``MutableMapping``).
+    :param url_prefix: Where the blueprint is mounted (``""`` for the root).
+    :param options: Explicit options; unset ones are read from ``app.config`` (``KV_*``).
+    """
+
+    store: MutableMapping[str, Any]
+    url_prefix: str
+    options: dict[str, Any] = field(default_factory=dict)
+    locks: tuple[threading.Lock, ...] = field(
+        default_factory=lambda: tuple(threading.Lock() for _ in range(_LOCK_STRIPES))
+    )
+
+    def option(self, name: str, default: Any) -> Any:
+        """The option *name*: explicit, else ``app.config["KV_" + NAME]``, else *default*."""
+        if self.options.get(name) is not None:
+            return self.options[name]
+        return current_app.config.get(f"KV_{name.upper()}", default)
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token every request must carry, or ``None`` for no auth."""
+        token = self.option("token", None)
+        return str(token) if token else None
+
+    @property
+    def max_content_length(self) -> int:
+        """The largest request body accepted, in bytes."""
+        limit = int(self.option("max_content_length", DEFAULT_MAX_CONTENT_LENGTH))
+        if limit <= 0:
+            msg = "KV_MAX_CONTENT_LENGTH must be a positive number of bytes"
+            raise ValueError(msg)
+        return limit
+
+    @property
+    def list_limit(self) -> int:
+        """The most keys a listing page may hold."""
+        return max(1, int(self.option("list_limit", DEFAULT_LIST_LIMIT)))
+
+    def covers(self, path: str) -> bool:
+        """Whether the request *path* is under this blueprint's prefix."""
+        prefix = self.url_prefix
+        return not prefix or path == prefix or path.startswith(prefix + "/")
+
+    @contextmanager
+    def locked(self, keys: list[str]) -> Iterator[None]:
+        """Hold the lock stripes of *keys*, taken in a fixed order so two calls never deadlock."""
+        stripes = sorted({hash(key) % _LOCK_STRIPES for key in keys})
+        with ExitStack() as stack:
+            for index in stripes:
+                stack.enter_context(self.locks[index])
+            yield
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+def _error_response(status: int, code: str | None = None, message: str | None = None) -> Response:
+    body = {"error": code or error_code(status), "message": message or error_message(status)}
+    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="kv"'
+    return response
+
+
+def _http_exception_response(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    response = _error_response(status)
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def _api_error_response(exc: ApiError) -> Response:
+    return _error_response(exc.status, exc.code, exc.message)
+
+
+def _unexpected_error_response(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return _http_exception_response(exc)
+    logger.error("kv request failed: %s", type(exc).__name__, exc_info=exc)
+    return _error_response(500)
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Turn what a store raises into API errors; only around calls into the store."""
+    try:
+        yield
+    except KeyError as exc:
+        raise ApiError(404) from exc
+    except KeyConflictError as exc:
+        raise ApiError(409) from exc
+    except InvalidKeyError as exc:
+        raise ApiError(400, "invalid_key", "The store does not accept this key.") from exc
+    except ValueTooLargeError as exc:
+        raise ApiError(413) from exc
+    except ReadOnlyError as exc:
+        raise ApiError(403, "read_only", "The store is read-only.") from exc
+    except StoreUnavailable as exc:
+        logger.warning("store unavailable: %s", type(exc).__name__)
+        raise ApiError(503) from exc
+
+
+# -- the blueprint ---------------------------------------------------------------------------
+
+
+class FlaskKv:
+    """Expose *store* as a REST API on an existing Flask *app*; returns the blueprint.
+
+    Instantiating this class registers a blueprint on *app* and gives back that
+    :class:`flask.Blueprint` (as the original extension did), so callers can add their own
+    ``before_request`` hooks for logging or extra auth. The blueprint's state
+    (:class:`KvState`) is in ``app.extensions["kv"][name]``.
+
+    Options not passed here are read from ``app.config`` at request time:
+    ``KV_TOKEN`` (bearer token; none: no auth), ``KV_MAX_CONTENT_LENGTH`` (default 16 MiB)
+    and ``KV_LIST_LIMIT`` (default 1000 keys per page).
+
+    :param app: The Flask application.
+    :param store: A kv store or any ``MutableMapping`` of ``str`` to ``bytes``.
+    :param url_prefix: Where to mount the API, e.g. ``"/kv"``; ``""`` for the root.
+    :param name: The blueprint's name (one per mounted store).
+    :param token: Bearer token clients must send (``Authorization: Bearer ...``).
+    :param max_content_length: The largest request body accepted, in bytes.
+    :param list_limit: The most keys one listing page returns.
+    """
+
+    def __new__(  # type: ignore[misc]  # returns the blueprint, like the original extension
+        cls,
+        app: Flask,
+        store: MutableMapping[str, Any],
+        url_prefix: str = "",
+        *,
+        name: str = "kv",
+        token: str | None = None,
+        max_content_length: int | None = None,
+        list_limit: int | None = None,
+    ) -> Blueprint:
+        prefix = url_prefix.rstrip("/")
+        if prefix and not prefix.startswith("/"):
+            prefix = "/" + prefix
+        state = KvState(
+            store,
+            prefix,
+            {"token": token, "max_content_length": max_content_length, "list_limit": list_limit},
+        )
+        blueprint = _make_blueprint(name, state)
+        app.extensions.setdefault("kv", {})[name] = state
+        app.register_blueprint(blueprint, url_prefix=prefix or None)
+        return blueprint
+
+
+def _make_blueprint(name: str, state: KvState) -> Blueprint:
+    blueprint = Blueprint(name, __name__)
+    store = state.store
+
+    @blueprint.record_once
+    def _add_converter(setup: Any) -> None:
+        setup.app.url_map.converters.setdefault("kvkey", _KeyConverter)
+
+    # -- hooks scoped by path, so they also cover 404 and 405 answers under the prefix --
+
+    @blueprint.before_app_request
+    def _guard() -> Response | None:
+        if not state.covers(request.path):
+            return None
+        token = state.token
+        if token is not None and not _authorized(token):
+            return _error_response(401)
+        if "//" in _raw_path():
+            # Servers and Werkzeug's router collapse leading slashes ("//x" would be key
+            # "x"): an empty segment is refused before routing can reinterpret it.
+            return _error_response(400, "invalid_key", "This key is not valid.")
+        exc = request.routing_exception
+        if isinstance(exc, HTTPException) and not isinstance(exc, RequestRedirect):
+            return _http_exception_response(exc)
+        return None
+
+    @blueprint.after_app_request
+    def _harden(response: Response) -> Response:
+        if state.covers(request.path):
+            response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    blueprint.register_error_handler(ApiError, _api_error_response)
+    blueprint.register_error_handler(Exception, _unexpected_error_response)
+
+    # -- helpers that need the state --------------------------------------------------------
+
+    def checked(key: str) -> str:
+        try:
+            check_key(key)
+            validate = getattr(store, "validate_key", None)
+            if validate is not None:
+                validate(key)
+        except (InvalidKeyError, TypeError) as exc:
+            raise ApiError(400, "invalid_key", "This key is not valid.") from exc
+        return key
+
+    def body() -> bytes:
+        return _read_body(state.max_content_length)
+
+    def json_body() -> Any:
+        try:
+            return json.loads(body())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ApiError(400, "bad_json", "The body must be JSON.") from exc
+
+    def read(key: str) -> bytes:
+        with _store_errors():
+            return to_bytes(store[key])
+
+    # -- routes -------------------------------------------------------------------------------
+
+    def list_keys() -> Response:
+        args = _query()
+        prefix = args.get("prefix", "")
+        limit = _int_arg(args, "limit", state.list_limit, 1, state.list_limit)
+        after = _decode_cursor(args.get("cursor"))
+        try:
+            check_prefix(prefix)
+        except InvalidKeyError as exc:
+            raise ApiError(400, "invalid_prefix", "This prefix is not valid.") from exc
+        with _store_errors():
+            lister = getattr(store, "keys_with_prefix", None)
+            if lister is not None:
+                keys = sorted(lister(prefix))
+            else:
+                keys = sorted(key for key in store if key.startswith(prefix))
+        start = bisect.bisect_right(keys, after) if after is not None else 0
+        page = keys[start : start + limit]
+        more = start + limit < len(keys)
+        next_cursor = _encode_cursor(page[-1]) if more and page else None
+        return _json({"keys": page, "next_cursor": next_cursor})
+
+    def one_key(key: str) -> Response:
+        key = checked(key)
+        if request.method in {"GET", "HEAD"}:
+            value = read(key)
+            tag = etag_of(value)
+            if request.if_none_match.contains(tag):
+                response = Response(status=304)
+            else:
+                response = Response(value, mimetype="application/octet-stream")
+            response.set_etag(tag)
+            response.headers["Cache-Control"] = "no-cache"
+            return response
+        if request.method == "DELETE":
+            with state.locked([key]):
+                _check_conditions(key, read)
+                with _store_errors():
+                    del store[key]
+            return Response(status=204)
+        value = body()
+        with state.locked([key]):
+            _check_conditions(key, read)
+            with _store_errors():
+                store[key] = value
+        response = Response(status=204)
+        response.set_etag(etag_of(value))
+        return response
+
+    def batch_get() -> Response:
+        keys = [checked(key) for key in _str_list(json_body(), "keys")]
+        with _store_errors():
+            many = getattr(store, "get_many", None)
+            if many is not None:
+                found = many(keys)
+            else:
+                found = {key: store[key] for key in keys if key in store}
+        values = {key: base64.b64encode(to_bytes(v)).decode("ascii") for key, v in found.items()}
+        return _json({"values": values})
+
+    def batch_set() -> Response:
+        document = json_body()
+        items = document.get("items") if isinstance(document, dict) else None
+        if not isinstance(items, dict):
+            raise ApiError(400, "bad_json", "Expected {'items': {key: base64 value}}.")
+        decoded: dict[str, bytes] = {}
+        for key, encoded in items.items():
+            if not isinstance(encoded, str):
+                raise ApiError(400, "bad_json", "Values must be base64 strings.")
+            try:
+                decoded[checked(key)] = base64.b64decode(encoded, validate=True)
+            except binascii.Error as exc:
+                raise ApiError(400, "bad_base64", "A value is not valid base64.") from exc
+        with state.locked(list(decoded)), _store_errors():
+            many = getattr(store, "set_many", None)
+            if many is not None:
+                many(decoded)
+            else:
+                store.update(decoded)
+        return Response(status=204)
+
+    def batch_delete() -> Response:
+        keys = [checked(key) for key in _str_list(json_body(), "keys")]
+        with state.locked(keys), _store_errors():
+            many = getattr(store, "delete_many", None)
+            if many is not None:
+                many(keys)
+            else:
+                for key in keys:
+                    store.pop(key, None)
+        return Response(status=204)
+
+    def clear() -> Response:
+        with _store_errors():
+            store.clear()
+        return Response(status=204)
+
+    def count() -> Response:
+        with _store_errors():
+            return _json({"count": len(store)})
+
+    def info() -> Response:
+        return _json(_info(state))
+
+    def openapi() -> Response:
+        return _json(openapi_document(state.url_prefix, auth=state.token is not None))
+
+    def add(rule: str, view: Callable[..., Response], methods: list[str]) -> None:
+        blueprint.add_url_rule(
+            rule,
+            view_func=view,
+            methods=methods,
+            provide_automatic_options=False,
+            merge_slashes=False,
+            strict_slashes=False,
+        )
+
+    add("/", list_keys, ["GET"])
+    add("/openapi.json", openapi, ["GET"])
+    add("/_kv/info", info, ["GET"])
+    add("/_kv/count", count, ["GET"])
+    add("/_kv/get", batch_get, ["POST"])
+    add("/_kv/set", batch_set, ["POST"])
+    add("/_kv/delete", batch_delete, ["POST"])
+    add("/_kv/clear", clear, ["POST"])
+    add("/<kvkey:key>", one_key, _KEY_METHODS)
+    return blueprint
+
+
+def _raw_path() -> str:
+    """The request target's path as the client sent it, when the server tells it."""
+    environ = request.environ
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if not isinstance(raw, str):
+        return str(environ.get("PATH_INFO", ""))
+    if not raw.startswith("/"):
+        raw = urlsplit(raw).path  # absolute-form target: http://host/path
+    return raw.partition("?")[0]
+
+
+def _authorized(token: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    # Compare bytes: compare_digest refuses non-ASCII str, and a header may carry anything.
+    return hmac.compare_digest(credentials.strip().encode("utf-8"), token.encode("utf-8"))
+
+
+def _check_conditions(key: str, read: Callable[[str], bytes]) -> None:
+    """Answer 412 unless the ``If-Match`` / ``If-None-Match`` headers hold for *key*."""
+    if_match = request.if_match
+    if_none_match = request.if_none_match
+    if not if_match and not if_none_match:
+        return
+    try:
+        current: str | None = etag_of(read(key))
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        current = None
+    if if_match and (current is None or not (if_match.star_tag or if_match.contains(current))):
+        raise ApiError(412)
+    refused = if_none_match.star_tag or if_none_match.contains(current or "")
+    if if_none_match and current is not None and refused:
+        raise ApiError(412)
+
+
+def _read_body(limit: int) -> bytes:
+    """The request body, whole, or an API error: never a partial or silently empty value."""
+    if request.mimetype in _FORM_TYPES:
+        raise ApiError(415)
+    length = request.content_length
+    if length is not None and length > limit:
+        raise ApiError(413)
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if length is None and chunked and not request.environ.get("wsgi.input_terminated"):
+        # Without a length or a server that marks the end of the input, Werkzeug would read
+        # the body as empty: refuse instead of storing b"".
+        raise ApiError(411)
+    stream = request.stream
+    parts: list[bytes] = []
+    received = 0
+    while True:
+        chunk = stream.read(min(_READ_CHUNK, limit + 1 - received))
+        if not chunk:
+            break
+        parts.append(chunk)
+        received += len(chunk)
+        if received > limit:
+            raise ApiError(413)
+    if length is not None and received != length:
+        raise ApiError(400, "truncated", "The body is shorter than its Content-Length.")
+    return b"".join(parts)
+
+
+def _query() -> dict[str, str]:
+    # Strict decoding: Werkzeug keeps an invalid escape such as %FF as literal text, which
+    # would make "%FF" and "%25FF" the same prefix.
+    query = request.environ.get("QUERY_STRING", "")
+    try:
+        return dict(parse_qsl(query, keep_blank_values=True, errors="strict"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "bad_parameter", "The query string is not valid UTF-8.") from exc
+
+
+def _int_arg(args: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ApiError(400, "bad_parameter", f"{name} must be an integer.") from exc
+    if value < low:
+        raise ApiError(400, "bad_parameter", f"{name} must be at least {low}.")
+    return min(value, high)
+
+
+def _encode_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode("utf-8")).decode("ascii")
+
+
+def _decode_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.b64decode(cursor.encode("ascii"), altchars=b"-_", validate=True)
+        return raw.decode("utf-8")
+    except (ValueError, UnicodeError) as exc:  # binascii.Error is a ValueError
+        raise ApiError(400, "bad_cursor", "The cursor is not valid.") from exc
+
+
+def _str_list(document: Any, field_name: str) -> list[str]:
+    items = document.get(field_name) if isinstance(document, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        msg = f"Expected {{{field_name!r}: [string, ...]}}."
+        raise ApiError(400, "bad_json", msg)
+    return list(dict.fromkeys(items))
+
+
+def _json(document: Any) -> Response:
+    return Response(json.dumps(document), mimetype="application/json")
+
+
+def _info(state: KvState) -> dict[str, Any]:
+    capabilities = getattr(state.store, "capabilities", None)
+    described: dict[str, Any] | None = None
+    if capabilities is not None:
+        described = {
+            "persistent": capabilities.persistent,
+            "processes": capabilities.processes,
+            "ttl": capabilities.ttl,
+            "history": capabilities.history,
+            "max_key_length": capabilities.max_key_length,
+            "max_value_size": capabilities.max_value_size,
+            "empty_key": capabilities.empty_key,
+            "hierarchical_keys": capabilities.hierarchical_keys,
+            "invalid_keys": list(capabilities.invalid_keys),
+        }
+    return {
+        "max_content_length": state.max_content_length,
+        "list_limit": state.list_limit,
+        "max_key_length": MAX_KEY_LENGTH,
+        "store": described,
+    }
+
+
+def construct_kv_app(
+    store: MutableMapping[str, Any],
+    *,
+    url_prefix: str = "",
+    token: str | None = None,
+    max_content_length: int | None = None,
+    list_limit: int | None = None,
+    import_name: str = "kv_flask",
+) -> Flask:
+    """A Flask app that serves *store* as a REST API (see :class:`FlaskKv` for the options).
+
+    Every response of this app, errors included, is the API's own: unknown paths and
+    methods get a JSON 404/405, and any unexpected exception a JSON 500 with no detail.
+    """
+    app = Flask(import_name, static_folder=None)
+    app.config["DEBUG"] = False
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    FlaskKv(
+        app,
+        store,
+        url_prefix,
+        token=token,
+        max_content_length=max_content_length,
+        list_limit=list_limit,
+    )
+    app.register_error_handler(ApiError, _api_error_response)
+    app.register_error_handler(Exception, _unexpected_error_response)
+    return app
