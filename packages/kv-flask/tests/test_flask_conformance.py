@@ -1,0 +1,54 @@
+"""The conformance suite against FlaskKvDict, over a live waitress server backed by MemoryDict."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kv_core import Capabilities, MemoryDict
+from kv_core.conformance import StoreConformance
+from kv_flask import DEFAULT_MAX_CONTENT_LENGTH, FlaskKvDict, ServerThread
+
+INVALID_KEYS = ("", "/a", "a/", "a//b", "a/../b", "./a", "a\x00b", "_kv/x")
+
+
+class TestFlaskKvDictOverMemory(StoreConformance):
+    """Each store is a client of its own server: a fresh MemoryDict behind a fresh port."""
+
+    # persistent and processes: a client opened again on the same live server, from this
+    # process or a spawned one, sees the same data (see FlaskKvDict.capabilities).
+    capabilities = Capabilities(
+        persistent=True,
+        processes=True,
+        ttl=False,
+        history=False,
+        max_key_length=4096,
+        max_value_size=DEFAULT_MAX_CONTENT_LENGTH,
+        empty_key=False,
+        hierarchical_keys=False,
+        invalid_keys=INVALID_KEYS,
+    )
+    stateful_examples = 15
+
+    @pytest.fixture
+    def store_factory(self) -> Iterator[Any]:
+        servers: list[ServerThread] = []
+        clients: list[FlaskKvDict] = []
+
+        def make() -> FlaskKvDict:
+            server = ServerThread(MemoryDict(), threads=6).start()
+            servers.append(server)
+            clients.append(FlaskKvDict(server.url, timeout=(3.05, 60)))
+            return clients[-1]
+
+        yield make
+        for client in clients:
+            client.close()
+        for server in servers:
+            server.stop()
+
+    def opener(self, store: Any) -> Any:
+        return functools.partial(FlaskKvDict, store.base_url)
