@@ -50,14 +50,32 @@ def resolve_paths(
     scratch = os.path.realpath(os.fspath(scratch_path))
     # Check before creating anything, so a refused scratch path is never made inside storage.
     _refuse_nested(storage, scratch)
+    _refuse_other_device(storage, scratch)
     os.makedirs(storage, exist_ok=True)
     os.makedirs(scratch, exist_ok=True)
     # Again now that both exist: a component created meanwhile may be a symlink.
     storage = os.path.realpath(storage)
     scratch = os.path.realpath(scratch)
     _refuse_nested(storage, scratch)
-    storage_dev = os.stat(storage).st_dev
-    scratch_dev = os.stat(scratch).st_dev
+    _refuse_other_device(storage, scratch)
+    return StoragePaths(storage, scratch)
+
+
+def _device(path: str) -> int:
+    # The device of the nearest existing directory: where a missing one would be created.
+    while True:
+        try:
+            return os.stat(path).st_dev
+        except FileNotFoundError:
+            parent = os.path.dirname(path)
+            if parent == path:
+                raise
+            path = parent
+
+
+def _refuse_other_device(storage: str, scratch: str) -> None:
+    storage_dev = _device(storage)
+    scratch_dev = _device(scratch)
     if storage_dev != scratch_dev:
         msg = (
             f"scratch_path {scratch!r} and storage_path {storage!r} are on different file "
@@ -66,4 +84,3 @@ def resolve_paths(
             f"directory's file system, e.g. {default_scratch(storage)!r}"
         )
         raise ValueError(msg)
-    return StoragePaths(storage, scratch)

@@ -1,0 +1,236 @@
+"""How keys map to files and directories: conflicts, pruning, scratch files, construction."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import kv_fs
+from kv_core import KeyConflictError
+from kv_fs import SCRATCH_PREFIX, SCRATCH_SUFFIX, FileSystemDict
+
+from .conftest import Factory
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_exports_are_complete() -> None:
+    """__all__ names every public name of kv_fs, sorted."""
+    public = {name for name in dir(kv_fs) if not name.startswith("_")} | {"__version__"}
+    assert set(kv_fs.__all__) == public
+    assert kv_fs.__all__ == sorted(kv_fs.__all__)
+
+
+def test_slash_makes_directories(store: FileSystemDict) -> None:
+    """'a/b/c' is the file c in directories a/b, and only files are keys."""
+    store["a/b/c"] = b"1"
+    store["a/d"] = b"2"
+    root = Path(store.path)
+    assert (root / "a" / "b" / "c").read_bytes() == b"1"
+    assert sorted(store) == ["a/b/c", "a/d"]
+    assert "a" not in store
+    assert "a/b" not in store
+    with pytest.raises(KeyError):
+        store["a/b"]
+    with pytest.raises(KeyError):
+        del store["a"]
+    assert len(store) == 2
+
+
+def test_file_then_directory_conflict(store: FileSystemDict) -> None:
+    """Writing 'a/b' when 'a' holds a value raises KeyConflictError and changes nothing."""
+    store["a"] = b"leaf"
+    before = _files(Path(store.path))
+    with pytest.raises(KeyConflictError, match="'a' is a key"):
+        store["a/b"] = b"child"
+    with pytest.raises(KeyConflictError):
+        store["a/b/c"] = b"grandchild"
+    assert _files(Path(store.path)) == before
+    assert os.listdir(store.scratch_path) == []
+    assert store["a"] == b"leaf"
+    assert "a/b" not in store
+    with pytest.raises(KeyError):
+        store["a/b"]
+
+
+def test_directory_then_file_conflict(store: FileSystemDict) -> None:
+    """Writing 'a' when 'a/b' exists raises KeyConflictError and changes nothing."""
+    store["a/b"] = b"child"
+    before = _files(Path(store.path))
+    with pytest.raises(KeyConflictError, match="directory holding other keys"):
+        store["a"] = b"leaf"
+    assert _files(Path(store.path)) == before
+    assert os.listdir(store.scratch_path) == []
+    assert dict(store.items()) == {"a/b": b"child"}
+
+
+def test_delete_prunes_empty_directories(store: FileSystemDict) -> None:
+    """Deleting the last key of a directory removes every directory left empty."""
+    store["a/b/c"] = b"1"
+    store["a/x"] = b"2"
+    del store["a/b/c"]
+    assert _files(Path(store.path)) == ["a", "a/x"]
+    assert store.pop("a/x") == b"2"
+    assert _files(Path(store.path)) == []
+    store["a"] = b"a file now"
+    assert store["a"] == b"a file now"
+
+
+def test_delete_many_and_clear_prune(store: FileSystemDict) -> None:
+    """Batch deletes and clear leave no empty directories behind."""
+    store.set_many({f"d{i % 3}/e{i % 2}/k{i}": b"v" for i in range(12)})
+    store.delete_many([f"d0/e{i % 2}/k{i}" for i in range(0, 12, 3)])
+    assert not (Path(store.path) / "d0").exists()
+    store.clear()
+    assert _files(Path(store.path)) == []
+
+
+def test_leftover_empty_directory_does_not_block_a_key(store: FileSystemDict) -> None:
+    """An empty directory (a writer killed after mkdir) is no key and may become one."""
+    (Path(store.path) / "ghost" / "deeper").mkdir(parents=True)
+    assert list(store) == []
+    assert "ghost" not in store
+    store["ghost/deeper"] = b"file"
+    store["ghost/other"] = b"x"
+    assert sorted(store) == ["ghost/deeper", "ghost/other"]
+
+
+def test_other_file_types_are_not_keys(store: FileSystemDict) -> None:
+    """A FIFO in the storage directory is neither listed nor read (and does not hang)."""
+    os.mkfifo(Path(store.path) / "fifo")
+    assert list(store) == []
+    assert "fifo" not in store
+    with pytest.raises(KeyError):
+        store["fifo"]
+
+
+def test_scratch_orphans_are_never_keys(store: FileSystemDict) -> None:
+    """Files left in the scratch directory are not listed; remove_stale_scratch clears them."""
+    scratch = Path(store.scratch_path)
+    old = scratch / f"{SCRATCH_PREFIX}dead-1-0{SCRATCH_SUFFIX}"
+    new = scratch / f"{SCRATCH_PREFIX}dead-1-1{SCRATCH_SUFFIX}"
+    unrelated = scratch / "someone-elses.txt"
+    for path in (old, new, unrelated):
+        path.write_bytes(b"partial")
+    hour_ago = time.time() - 3700
+    os.utime(old, (hour_ago, hour_ago))
+    os.utime(unrelated, (hour_ago, hour_ago))
+    store["k"] = b"v"
+    assert list(store) == ["k"]
+    assert store.remove_stale_scratch() == 1
+    assert sorted(p.name for p in scratch.iterdir()) == sorted([new.name, unrelated.name])
+    assert store.remove_stale_scratch(older_than=0) == 1
+    assert [p.name for p in scratch.iterdir()] == [unrelated.name]
+    assert store["k"] == b"v"
+
+
+def test_writes_leave_scratch_empty(store: FileSystemDict) -> None:
+    """Every finished write, pop and delete leaves nothing in the scratch directory."""
+    store["a"] = b"1"
+    store["b/c"] = b"2"
+    store.pop("a")
+    del store["b/c"]
+    assert os.listdir(store.scratch_path) == []
+
+
+def test_durable_store_works(make_store: Factory) -> None:
+    """A durable store writes, overwrites, pops and deletes nested keys."""
+    store = make_store("durable", durable=True)
+    assert store.durable
+    store["x/y/z"] = b"1"
+    store["x/y/z"] = b"2"
+    store["w"] = b"3"
+    assert store.pop("w") == b"3"
+    del store["x/y/z"]
+    assert list(store) == []
+    assert os.listdir(store.path) == []
+
+
+def test_values_reach_the_files(make_store: Factory, tmp_path: Path) -> None:
+    """What is written is the file's content, readable by another store on the same path."""
+    first = make_store()
+    first["k"] = "text"
+    first["n/k"] = bytes(range(256))
+    assert (tmp_path / "data" / "k").read_bytes() == b"text"
+    second = FileSystemDict(first.path, first.scratch_path)
+    try:
+        assert dict(second.items()) == {"k": b"text", "n/k": bytes(range(256))}
+    finally:
+        second.close()
+
+
+def test_serializer(make_store: Factory) -> None:
+    """serializer= and deserializer= are applied to every value."""
+    store = make_store(serializer=lambda v: repr(v).encode(), deserializer=lambda b: b.decode())
+    store["k"] = [1, 2]
+    assert store["k"] == "[1, 2]"
+
+
+def test_closed_store_refuses_work(store: FileSystemDict) -> None:
+    """After close() an operation raises ValueError instead of using a recycled descriptor."""
+    store["k"] = b"v"
+    store.close()
+    store.close()
+    with pytest.raises(ValueError, match="closed"):
+        store["k"]
+    with pytest.raises(ValueError, match="closed"):
+        store["k"] = b"w"
+    with pytest.raises(ValueError, match="closed"):
+        list(store)
+
+
+def test_repr_and_pickle(store: FileSystemDict) -> None:
+    """repr names both directories; pickling explains to pass a factory instead."""
+    assert repr(store) == (
+        f"FileSystemDict({store.path!r}, scratch={store.scratch_path!r}, durable=False)"
+    )
+    with pytest.raises(TypeError, match="functools.partial"):
+        pickle.dumps(store)
+
+
+def test_paths_are_resolved(tmp_path: Path) -> None:
+    """Storage and scratch are created if missing and reported with symlinks resolved."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "via").symlink_to(tmp_path / "real", target_is_directory=True)
+    with FileSystemDict(tmp_path / "via" / "data", tmp_path / "via" / "tmp") as store:
+        assert store.path == str((tmp_path / "real" / "data").resolve())
+        assert store.scratch_path == str((tmp_path / "real" / "tmp").resolve())
+
+
+@pytest.mark.parametrize("scratch", ["data", "data/tmp", "link/tmp"])
+def test_scratch_inside_storage_is_refused(tmp_path: Path, scratch: str) -> None:
+    """A scratch path inside the storage path (symlinks resolved) is refused, creating nothing."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "data", target_is_directory=True)
+    with pytest.raises(ValueError, match="outside the storage directory") as info:
+        FileSystemDict(tmp_path / "data", tmp_path / scratch)
+    assert "scratch" in str(info.value)
+    assert os.listdir(tmp_path / "data") == []
+
+
+@pytest.fixture
+def other_device_dir(tmp_path: Path) -> Iterator[Path]:
+    """A fresh directory on a file system other than tmp_path's (tmpfs /dev/shm)."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on a file system of its own")
+    path = shm / f"kvfs-test-{uuid.uuid4().hex}"
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_scratch_on_another_file_system_is_refused(tmp_path: Path, other_device_dir: Path) -> None:
+    """Scratch and storage on different st_dev are refused, saying what to do."""
+    with pytest.raises(ValueError, match="different file systems") as info:
+        FileSystemDict(tmp_path / "data", other_device_dir / "scratch")
+    assert "Put the scratch directory on the storage directory" in str(info.value)
+    assert not other_device_dir.exists()
