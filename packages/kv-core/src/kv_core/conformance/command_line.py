@@ -19,6 +19,7 @@ from ..store import Store
 from ..urls import redact_url
 from ._base import StoreFactory, close_quietly
 from ._suite import StoreConformance
+from .plugin import ACTIVE_CONFIG
 
 
 def _target(config: pytest.Config) -> tuple[str, Callable[[], Store]]:
@@ -48,9 +49,7 @@ def _capabilities(config: pytest.Config) -> Any:
 class TestCommandLineStore(StoreConformance):
     """The whole suite against the store named on the command line."""
 
-    @pytest.fixture(autouse=True)
-    def _capabilities_declared(self, request: pytest.FixtureRequest) -> None:
-        type(self).capabilities = _capabilities(request.config)
+    capabilities = _capabilities(ACTIVE_CONFIG[0])
 
     @pytest.fixture
     def store_factory(self, request: pytest.FixtureRequest) -> Iterator[StoreFactory]:

@@ -24,6 +24,9 @@ MARKERS = {
 
 _TARGET = Path(__file__).with_name("command_line.py")
 
+#: The configuration of the running session, read by the command-line target at collection.
+ACTIVE_CONFIG: list[pytest.Config] = []
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kv", "kv conformance suite")
@@ -47,6 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("kv_store", None) or config.getoption("kv_factory", None):
         # Collect the suite itself instead of the paths given (or the configured testpaths).
         config.args[:] = [str(_TARGET)]
+        ACTIVE_CONFIG[:] = [config]
 
 
 def _version(dist: str) -> str:

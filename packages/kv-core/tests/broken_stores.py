@@ -1,0 +1,200 @@
+"""Deliberately broken stores: the conformance suite must fail every one of them.
+
+Each is MemoryDict with one realistic bug. test_suite_catches_broken_stores.py runs the
+suite against each, in a separate pytest run, and expects failures.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from kv_core import Capabilities, InvalidKeyError, MemoryDict
+
+
+class DropsEmptyValues(MemoryDict):
+    """Treats an empty value as a delete (a common bug with falsy checks)."""
+
+    def _write(self, key: str, value: bytes) -> None:
+        if value:
+            super()._write(key, value)
+        else:
+            self._data.pop(key, None)
+
+
+class CaseInsensitive(MemoryDict):
+    """Merges 'A' and 'a', like a default MySQL collation."""
+
+    def _check_key(self, key: Any) -> str:
+        return super()._check_key(key).lower()
+
+
+class MergesNormalForms(MemoryDict):
+    """Normalizes keys to NFC, so 'e' + combining accent and 'é' collide."""
+
+    def _check_key(self, key: Any) -> str:
+        return unicodedata.normalize("NFC", super()._check_key(key))
+
+
+class DelMissingPasses(MemoryDict):
+    """Lets del of a missing key pass silently, as the original Redis code did."""
+
+    def _delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+
+class YieldsKeyTwice(MemoryDict):
+    """Repeats a key while listing, as an undeduplicated SCAN can."""
+
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        keys = list(super()._iter_keys(prefix))
+        return iter(keys + keys[:1])
+
+
+class ReturnsStrForStr(MemoryDict):
+    """Hands a str value back as str instead of its UTF-8 bytes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._encode = lambda value: value if isinstance(value, str) else bytes(value)
+
+
+class AcceptsDeclaredInvalidKey(MemoryDict):
+    """Declares keys with NUL invalid, then stores them anyway."""
+
+    capabilities = Capabilities(
+        persistent=False,
+        processes=False,
+        ttl=False,
+        history=False,
+        max_key_length=None,
+        max_value_size=None,
+        empty_key=True,
+        hierarchical_keys=False,
+        invalid_keys=("nul\x00key",),
+    )
+
+
+class RefusesLateButNotEarly(MemoryDict):
+    """Refuses an over-long key on write only, so reads and `in` answer for it."""
+
+    capabilities = Capabilities(
+        persistent=False,
+        processes=False,
+        ttl=False,
+        history=False,
+        max_key_length=16,
+        max_value_size=None,
+        empty_key=True,
+        hierarchical_keys=False,
+        invalid_keys=(),
+    )
+
+    def _write(self, key: str, value: bytes) -> None:
+        if len(key) > 16:
+            raise InvalidKeyError(key)
+        super()._write(key, value)
+
+
+class LosesThreadWrites(MemoryDict):
+    """Drops writes made from any thread but the main one (a per-thread buffer never flushed)."""
+
+    def _write(self, key: str, value: bytes) -> None:
+        if threading.current_thread() is threading.main_thread():
+            super()._write(key, value)
+
+
+class LenOffAfterDelete(MemoryDict):
+    """Keeps a counter for len() and forgets to decrement it on delete."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._writes: set[str] = set()
+        super().__init__(*args, **kwargs)
+
+    def _write(self, key: str, value: bytes) -> None:
+        self._writes.add(key)
+        super()._write(key, value)
+
+    def _write_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        for key, value in items:
+            self._write(key, value)
+
+    def _clear(self) -> None:
+        self._writes.clear()
+        super()._clear()
+
+    def _count(self) -> int:
+        return len(self._writes)
+
+
+class TearsValues(MemoryDict):
+    """Writes a value in two steps, so a concurrent reader can see half of each."""
+
+    def _write(self, key: str, value: bytes) -> None:
+        old = self._data.get(key, b"")
+        half = len(value) // 2
+        if len(old) == len(value) and half:
+            self._data[key] = value[:half] + old[half:]
+            time.sleep(0.0005)
+        self._data[key] = value
+
+
+class TruncatesLargeValues(MemoryDict):
+    """Silently keeps only the first 4 MB of a value."""
+
+    def _write(self, key: str, value: bytes) -> None:
+        super()._write(key, value[: 4 * 1024 * 1024])
+
+
+class PrefixIgnored(MemoryDict):
+    """Lists every key, whatever prefix it is asked for."""
+
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        return super()._iter_keys("")
+
+
+class GlobPrefix(MemoryDict):
+    """Matches prefixes as SQL LIKE patterns without escaping, so '_' matches any character."""
+
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        import re
+
+        pattern = re.compile(re.escape(prefix).replace("_", ".").replace("%", ".*"), re.DOTALL)
+        return (k for k in super()._iter_keys("") if pattern.match(k))
+
+
+class StrKeysCoerced(MemoryDict):
+    """Turns any key into a str instead of refusing it."""
+
+    def _check_key(self, key: Any) -> str:
+        return str(key)
+
+
+class GetManyReportsMissing(MemoryDict):
+    """get_many returns None for missing keys instead of leaving them out."""
+
+    def _read_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        return {key: self._data.get(key) for key in keys}
+
+
+BROKEN = [
+    DropsEmptyValues,
+    CaseInsensitive,
+    MergesNormalForms,
+    DelMissingPasses,
+    YieldsKeyTwice,
+    ReturnsStrForStr,
+    AcceptsDeclaredInvalidKey,
+    RefusesLateButNotEarly,
+    LosesThreadWrites,
+    LenOffAfterDelete,
+    TearsValues,
+    TruncatesLargeValues,
+    PrefixIgnored,
+    GlobPrefix,
+    StrKeysCoerced,
+    GetManyReportsMissing,
+]

@@ -1,0 +1,56 @@
+"""The suite with no test code: ``pytest --kv-store URL`` and ``--kv-factory MOD:FN``."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_suite_runs_against_a_url(pytester: pytest.Pytester) -> None:
+    """--kv-store memory:// runs the whole suite against that store, and it passes."""
+    result = pytester.runpytest("--kv-store", "memory://", "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0
+    assert outcomes.get("passed", 0) > 50
+    result.stdout.fnmatch_lines(["kv store under test: memory://"])
+
+
+def test_header_shows_versions_and_capabilities(pytester: pytest.Pytester) -> None:
+    """The run prints kv-core's version and the capabilities of the store under test."""
+    result = pytester.runpytest("--kv-store", "memory://", "--collect-only", "-p", "no:xdist")
+    result.stdout.fnmatch_lines(
+        ["kv conformance: kv-core *, hypothesis *", "kv store *: Capabilities(persistent=False*"]
+    )
+
+
+def test_suite_runs_against_a_factory(pytester: pytest.Pytester) -> None:
+    """--kv-factory module:callable runs the suite against the stores it makes."""
+    pytester.makepyfile(my_backend="from kv_core import MemoryDict\nmake = MemoryDict\n")
+    pytester.syspathinsert()
+    result = pytester.runpytest("--kv-factory", "my_backend:make", "-q", "-p", "no:xdist")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0
+    assert outcomes.get("passed", 0) > 50
+
+
+def test_suite_fails_a_broken_factory_store(pytester: pytest.Pytester) -> None:
+    """A broken store named on the command line fails the run."""
+    pytester.makepyfile(
+        my_backend="""
+from kv_core import MemoryDict
+
+class Forgetful(MemoryDict):
+    def _delete(self, key):
+        self._data.pop(key, None)
+
+make = Forgetful
+"""
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest("--kv-factory", "my_backend:make", "-q", "-p", "no:xdist")
+    assert result.parseoutcomes().get("failed", 0) >= 1
+
+
+def test_markers_are_registered(pytester: pytest.Pytester) -> None:
+    """The suite's markers are known to pytest, so --strict-markers accepts them."""
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.kv_slow*", "@pytest.mark.kv_processes*"])

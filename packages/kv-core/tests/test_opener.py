@@ -1,0 +1,115 @@
+"""open_store, store URLs and password redaction."""
+
+from __future__ import annotations
+
+import pytest
+
+import kv_core
+from kv_core import (
+    InvalidStoreURL,
+    MemoryDict,
+    StoreURL,
+    UnknownStoreError,
+    open_store,
+    redact_url,
+    registered_schemes,
+)
+
+
+def test_memory_url_opens_memory_dict() -> None:
+    """memory:// is registered by kv-core itself and opens an empty MemoryDict."""
+    store = open_store("memory://")
+    assert isinstance(store, MemoryDict)
+    assert len(store) == 0
+    assert "memory" in registered_schemes()
+
+
+def test_keyword_overrides_reach_the_store() -> None:
+    """Keyword arguments override the URL: here a serializer pair."""
+    store = open_store("memory://", serializer=str.encode, deserializer=bytes.decode)
+    store["k"] = "text"
+    assert store["k"] == "text"
+
+
+def test_unknown_option_lists_valid_ones() -> None:
+    """An option the backend does not know is an error naming the valid options."""
+    with pytest.raises(InvalidStoreURL, match="valid options: deserializer, serializer"):
+        open_store("memory://?colour=blue")
+
+
+@pytest.mark.parametrize(
+    ("url", "package"),
+    [
+        ("file:///tmp/x", "kv-fs"),
+        ("redis://localhost:6379/0", "kv-redis"),
+        ("postgresql+psycopg://u@h/db", "kv-sql[postgres]"),
+        ("http://localhost:8000", "kv-flask"),
+    ],
+)
+def test_missing_backend_names_package(
+    url: str, package: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A known scheme without its backend installed names the package to install."""
+    monkeypatch.setattr(kv_core.opener, "_entry_points", dict)
+    with pytest.raises(UnknownStoreError, match=package.replace("[", r"\[").replace("]", r"\]")):
+        open_store(url)
+
+
+def test_unknown_scheme() -> None:
+    """An unknown scheme says that no installed package registers it."""
+    with pytest.raises(UnknownStoreError, match=r"kv\.stores"):
+        open_store("nosuchscheme://x")
+
+
+def test_not_a_url() -> None:
+    """A string without scheme:// is refused as a URL, and a non-str is a TypeError."""
+    with pytest.raises(InvalidStoreURL):
+        open_store("just-a-path")
+    with pytest.raises(TypeError):
+        open_store(42)  # type: ignore[arg-type]
+
+
+def test_password_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Errors about a URL with a password show *** instead."""
+    monkeypatch.setattr(kv_core.opener, "_entry_points", dict)
+    with pytest.raises(UnknownStoreError) as caught:
+        open_store("redis://user:s3cret@host:6379/0")
+    assert "s3cret" not in str(caught.value)
+    assert "user:***@host:6379" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:pw@h:1/0", "redis://:***@h:1/0"),
+        ("mysql+pymysql://root:pa%40ss@db/test?x=1", "mysql+pymysql://root:***@db/test?x=1"),
+        ("postgresql://u:p@[::1]:5432/d", "postgresql://u:***@[::1]:5432/d"),
+        ("sqlite:///kv.db", "sqlite:///kv.db"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    """redact_url hides exactly the password."""
+    assert redact_url(url) == shown
+
+
+def test_store_url_parts() -> None:
+    """StoreURL splits scheme and options and can drop the options."""
+    parsed = StoreURL.parse("Redis://h:1/0?prefix=app:&sliding=1")
+    assert parsed.scheme == "redis"
+    assert parsed.options == {"prefix": "app:", "sliding": "1"}
+    assert parsed.without_query() == "redis://h:1/0"
+    assert parsed.options_with({"sliding": False}) == {"prefix": "app:", "sliding": False}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("1", True), ("yes", True), ("False", False), ("0", False), (True, True)]
+)
+def test_parse_bool(text: object, value: bool) -> None:
+    """Boolean options accept the usual spellings."""
+    assert kv_core.parse_bool("opt", text) is value
+
+
+def test_parse_bool_refuses_other_text() -> None:
+    """Anything else is an InvalidStoreURL naming the option."""
+    with pytest.raises(InvalidStoreURL, match="durable"):
+        kv_core.parse_bool("durable", "maybe")

@@ -1,0 +1,108 @@
+"""The public names of kv-core: complete, sorted and documented."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import kv_core
+import kv_core.conformance
+from kv_core import (
+    Capabilities,
+    InvalidKeyError,
+    KeyConflictError,
+    KVError,
+    ReadOnlyError,
+    StoreUnavailable,
+    UnknownStoreError,
+    ValueTooLargeError,
+    to_bytes,
+)
+from kv_core.capabilities import combine
+
+
+def _public(module: object) -> set[str]:
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not inspect.ismodule(value) and name != "annotations"
+    }
+
+
+def test_all_is_complete_and_sorted() -> None:
+    """__all__ lists every public name of the package, in sorted order."""
+    assert set(kv_core.__all__) == _public(kv_core) | {"__version__"}
+    assert kv_core.__all__ == sorted(kv_core.__all__)
+    assert set(kv_core.conformance.__all__) == _public(kv_core.conformance)
+
+
+def test_public_classes_are_documented() -> None:
+    """Every exported class and function has a docstring."""
+    for name in kv_core.__all__:
+        obj = getattr(kv_core, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert inspect.getdoc(obj), name
+
+
+def test_error_family() -> None:
+    """Each error is a KVError and also the builtin callers already catch."""
+    assert issubclass(InvalidKeyError, KVError)
+    assert issubclass(InvalidKeyError, ValueError)
+    assert issubclass(KeyConflictError, InvalidKeyError)
+    assert issubclass(ValueTooLargeError, ValueError)
+    assert issubclass(ReadOnlyError, PermissionError)
+    assert issubclass(StoreUnavailable, ConnectionError)
+    assert issubclass(UnknownStoreError, LookupError)
+    assert not issubclass(StoreUnavailable, KeyError)
+
+
+def test_to_bytes() -> None:
+    """Bytes pass, str is UTF-8, buffers are copied, anything else is a TypeError."""
+    assert to_bytes(b"x") == b"x"
+    assert to_bytes("\u00e9") == b"\xc3\xa9"
+    assert to_bytes(bytearray(b"a")) == b"a"
+    assert to_bytes(memoryview(b"m")) == b"m"
+    for bad in (1, None, 1.0, ["x"]):
+        with pytest.raises(TypeError, match="serializer="):
+            to_bytes(bad)
+
+
+def test_capabilities_need_every_field() -> None:
+    """Capabilities has no defaults: a missing field is an error."""
+    with pytest.raises(TypeError):
+        Capabilities(persistent=True)  # type: ignore[call-arg]
+
+
+def test_combine_takes_the_weakest() -> None:
+    """Combined capabilities promise only what every part promises."""
+    a = Capabilities(
+        persistent=True,
+        processes=True,
+        ttl=False,
+        history=True,
+        max_key_length=255,
+        max_value_size=None,
+        empty_key=True,
+        hierarchical_keys=False,
+        invalid_keys=("x",),
+    )
+    b = Capabilities(
+        persistent=False,
+        processes=True,
+        ttl=True,
+        history=False,
+        max_key_length=None,
+        max_value_size=10,
+        empty_key=False,
+        hierarchical_keys=True,
+        invalid_keys=("y",),
+    )
+    both = combine([a, b])
+    assert both.persistent is False
+    assert both.processes is True
+    assert both.max_key_length == 255
+    assert both.max_value_size == 10
+    assert both.empty_key is False
+    assert both.hierarchical_keys is True
+    assert both.invalid_keys == ("x", "y")
