@@ -39,3 +39,14 @@ def make_store(tmp_path: Path) -> Iterator[Factory]:
 def store(make_store: Factory) -> FileSystemDict:
     """A new, empty store (not durable: these tests are about behaviour, not power cuts)."""
     return make_store()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Long runs only when asked for with -m slow (or any -m naming it).
+    if "slow" in (config.option.markexpr or ""):
+        return
+    here = Path(__file__).parent
+    skip = pytest.mark.skip(reason="long run: select it with -m slow")
+    for item in items:
+        if item.get_closest_marker("slow") and here in item.path.parents:
+            item.add_marker(skip)

@@ -193,7 +193,7 @@ def test_repr_and_pickle(store: FileSystemDict) -> None:
     assert repr(store) == (
         f"FileSystemDict({store.path!r}, scratch={store.scratch_path!r}, durable=False)"
     )
-    with pytest.raises(TypeError, match="functools.partial"):
+    with pytest.raises(TypeError, match=r"functools\.partial"):
         pickle.dumps(store)
 
 

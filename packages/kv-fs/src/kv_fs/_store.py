@@ -268,6 +268,9 @@ class FileSystemDict(Store):
                     pass
                 fds.append(os.open(name, _DIR_FLAGS, dir_fd=parent))
         except BaseException:
+            if first_created < len(fds):
+                # Take back what this call made (a failing mkdir or open further down).
+                self._prune(fds, dirs[: len(fds) - 1])
             _close_all(fds)
             raise
         return fds, first_created
