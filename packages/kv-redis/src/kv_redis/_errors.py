@@ -5,7 +5,8 @@
     redis-py raises                                   RedisDict raises
     ConnectionError (refused, reset, auth, loading,   kv_core.StoreUnavailable
       max connections), TimeoutError, BUSY,
-      CLUSTERDOWN, MASTERDOWN, TRYAGAIN, uncovered slot
+      CLUSTERDOWN, MASTERDOWN, TRYAGAIN, uncovered slot,
+      no reachable cluster node
     READONLY on a write (a replica)                   kv_core.ReadOnlyError
     GETEX refused (old server, read-only replica)     kv_redis.SlidingExpiryUnsupported
     "string exceeds maximum allowed size"             kv_core.ValueTooLargeError
@@ -51,7 +52,10 @@ def translate(exc: BaseException, command: str, target: str) -> BaseException:
 
     :param target: What the store talks to, for the message (never a password).
     """
-    if isinstance(exc, _UNAVAILABLE):
+    if isinstance(exc, _UNAVAILABLE) or (
+        # "Redis Cluster cannot be connected": no startup node answered.
+        isinstance(exc, rx.RedisClusterException) and isinstance(exc.__cause__, _UNAVAILABLE)
+    ):
         msg = f"Redis at {target} is unavailable ({command}): {type(exc).__name__}: {exc}"
         return StoreUnavailable(msg)
     if isinstance(exc, rx.ResponseError):
