@@ -103,18 +103,24 @@ class ConcurrencyTests(SuiteBase):
         """Readers of a key being rewritten see whole values only."""
         store["shared"] = shared_value(0)
         done = threading.Event()
+        reads = [0]
 
         def writer(w: int) -> Callable[[], None]:
             def run() -> None:
-                for _ in range(100):
-                    store["shared"] = shared_value(w)
+                # Keep writing until the reader has overlapped with many writes (bounded).
+                # Alternate between two values, so that every write changes the bytes.
+                for index in range(2000):
+                    store["shared"] = shared_value(2 * w + index % 2)
+                    if index >= 50 and reads[0] >= 300:
+                        break
 
             return run
 
         def reader() -> None:
-            valid = {shared_value(w) for w in range(3)}
+            valid = {shared_value(w) for w in range(6)}
             while not done.is_set():
                 assert store["shared"] in valid
+                reads[0] += 1
 
         reader_thread_errors: list[BaseException] = []
 
