@@ -26,7 +26,7 @@ from kv_core import (
 from kv_core.codec import Deserializer, Serializer
 
 from ._errors import PreconditionFailed
-from ._keys import MAX_KEY_LENGTH, check_key, check_prefix, quote_key
+from ._keys import MAX_KEY_LENGTH, check_key, check_prefix, check_token, quote_key
 
 __all__ = ["DEFAULT_TIMEOUT", "FlaskKvDict"]
 
@@ -116,7 +116,7 @@ class FlaskKvDict(Store):
             raise ValueError(msg)
         self._base = base_url.rstrip("/")
         self._token = token
-        self._auth = _BearerAuth(token) if token else None
+        self._auth = _BearerAuth(check_token(token)) if token else None
         self._timeout = timeout
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()

@@ -19,6 +19,7 @@ __all__ = [
     "RESERVED_SEGMENTS",
     "check_key",
     "check_prefix",
+    "check_token",
     "quote_key",
 ]
 
@@ -85,3 +86,11 @@ def quote_key(key: str) -> str:
     path the server decodes is exactly the key.
     """
     return "/".join(quote(segment, safe="") for segment in key.split("/"))
+
+
+def check_token(token: str) -> str:
+    """Return *token* if it can be a bearer token: visible ASCII, no spaces; else ValueError."""
+    if not token or not all("!" <= char <= "~" for char in token):
+        msg = "a bearer token must be non-empty visible ASCII without spaces"
+        raise ValueError(msg)
+    return token

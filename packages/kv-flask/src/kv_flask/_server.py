@@ -14,7 +14,6 @@ so no key can collide with a route of the API.
 from __future__ import annotations
 
 import base64
-import binascii
 import bisect
 import hashlib
 import hmac
@@ -41,7 +40,7 @@ from kv_core import (
 )
 
 from ._errors import ApiError, error_code, error_message
-from ._keys import MAX_KEY_LENGTH, check_key, check_prefix
+from ._keys import MAX_KEY_LENGTH, check_key, check_prefix, check_token
 from ._openapi import openapi_document
 
 __all__ = [
@@ -75,7 +74,7 @@ class _KeyConverter(BaseConverter):
     # Unlike Werkzeug's "path" converter, this one also matches a leading "/" and empty
     # segments, so "//x" and "a//b" reach the view and get a 400 instead of a 404 or a
     # redirect to a merged path.
-    regex = ".+"
+    regex = r"[\s\S]+"  # "." would not match a newline in a key
     part_isolating = False
     weight = 200
 
@@ -106,7 +105,7 @@ class KvState:
     def token(self) -> str | None:
         """The bearer token every request must carry, or ``None`` for no auth."""
         token = self.option("token", None)
-        return str(token) if token else None
+        return check_token(str(token)) if token else None
 
     @property
     def max_content_length(self) -> int:
@@ -223,6 +222,8 @@ class FlaskKv:
         max_content_length: int | None = None,
         list_limit: int | None = None,
     ) -> Blueprint:
+        if token is not None:
+            check_token(token)
         prefix = url_prefix.rstrip("/")
         if prefix and not prefix.startswith("/"):
             prefix = "/" + prefix
@@ -369,7 +370,7 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
                 raise ApiError(400, "bad_json", "Values must be base64 strings.")
             try:
                 decoded[checked(key)] = base64.b64decode(encoded, validate=True)
-            except binascii.Error as exc:
+            except ValueError as exc:  # binascii.Error, or non-ASCII text
                 raise ApiError(400, "bad_base64", "A value is not valid base64.") from exc
         with state.locked(list(decoded)), _store_errors():
             many = getattr(store, "set_many", None)
@@ -443,8 +444,13 @@ def _authorized(token: str) -> bool:
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "bearer":
         return False
-    # Compare bytes: compare_digest refuses non-ASCII str, and a header may carry anything.
-    return hmac.compare_digest(credentials.strip().encode("utf-8"), token.encode("utf-8"))
+    try:
+        # WSGI headers are latin-1 strings of the bytes received; compare bytes, in
+        # constant time (compare_digest refuses non-ASCII str).
+        given = credentials.strip().encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(given, token.encode("ascii"))
 
 
 def _check_conditions(key: str, read: Callable[[str], bytes]) -> None:

@@ -1,0 +1,207 @@
+"""The client against servers that fail: stopped, silent, erroring, redirecting."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from waitress import wasyncore
+from waitress.server import create_server
+
+from kv_core import (
+    KeyConflictError,
+    KVError,
+    MemoryDict,
+    ReadOnlyError,
+    StoreUnavailable,
+    ValueTooLargeError,
+)
+from kv_flask import FlaskKvDict, ServerThread
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]
+
+
+class _AppThread:
+    """Any WSGI app on waitress in a thread, stopped cleanly."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=2)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                wasyncore.loop(timeout=0.2, map=self.server._map, count=1)
+        finally:
+            self.server.task_dispatcher.shutdown()
+            wasyncore.close_all(self.server._map)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def status_server() -> Iterator[tuple[_AppThread, list[dict[str, str]]]]:
+    """A server answering every request with the status named by the path's last segment."""
+    seen: list[dict[str, str]] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        seen.append({"path": environ["PATH_INFO"], "auth": environ.get("HTTP_AUTHORIZATION", "")})
+        last = environ["PATH_INFO"].rsplit("/", 1)[-1]
+        status = int(last) if last.isdigit() else 200
+        headers = [("Content-Type", "application/json")]
+        if 300 <= status < 400:
+            headers.append(("Location", "http://127.0.0.2:9/stolen"))
+        start_response(f"{status} X", headers)
+        return [b'{"error": "x", "message": "m"}']
+
+    running = _AppThread(app)
+    yield running, seen
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (500, StoreUnavailable),
+        (502, StoreUnavailable),
+        (503, StoreUnavailable),
+        (504, StoreUnavailable),
+        (429, StoreUnavailable),
+        (301, StoreUnavailable),
+        (302, StoreUnavailable),
+        (307, StoreUnavailable),
+        (308, StoreUnavailable),
+        (401, PermissionError),
+        (403, PermissionError),
+        (409, KeyConflictError),
+        (413, ValueTooLargeError),
+        (418, KVError),
+    ],
+)
+def test_status_mapping(status_server, status, error):
+    """Each error status becomes the documented exception, on reads, writes and `in`."""
+    running, seen = status_server
+    with FlaskKvDict(running.url, token="tok", timeout=5) as kv:
+        with pytest.raises(error):
+            kv[str(status)]
+        with pytest.raises(error):
+            kv[str(status)] = b"v"
+        if status != 404:
+            with pytest.raises(error):
+                str(status) in kv  # noqa: B015 - `in` never answers False on an error
+    assert all(request["path"] != "/stolen" for request in seen)
+    assert all(request["auth"] == "Bearer tok" for request in seen)
+
+
+def test_in_raises_on_5xx_instead_of_answering_false(status_server):
+    """A 5xx on HEAD is StoreUnavailable, never `False`."""
+    running, _ = status_server
+    with FlaskKvDict(running.url) as kv, pytest.raises(StoreUnavailable):
+        "500" in kv  # noqa: B015
+
+
+def test_redirect_is_not_followed_and_token_stays_home(status_server):
+    """A 3xx is an error: nothing is sent to the Location, token included."""
+    running, seen = status_server
+    with FlaskKvDict(running.url, token="tok") as kv, pytest.raises(StoreUnavailable) as info:
+        kv["302"]
+    assert "redirect" in str(info.value)
+    assert [request["path"] for request in seen] == ["/302"]
+
+
+def test_server_stopped_mid_run_raises_store_unavailable():
+    """After the server stops, every operation raises StoreUnavailable with the cause kept."""
+    server = ServerThread(MemoryDict(), threads=2).start()
+    with FlaskKvDict(server.url, timeout=(2, 5)) as kv:
+        kv["k"] = b"v"
+        assert kv["k"] == b"v"
+        server.stop()
+        for operation in (
+            lambda: kv["k"],
+            lambda: kv.__setitem__("k", b"w"),
+            lambda: "k" in kv,
+            lambda: list(kv),
+            lambda: len(kv),
+            lambda: kv.get_many(["k"]),
+        ):
+            with pytest.raises(StoreUnavailable) as info:
+                operation()
+            assert isinstance(info.value.__cause__, requests.RequestException)
+
+
+def test_server_that_never_answers_times_out_as_store_unavailable():
+    """A server that accepts connections and never replies gives StoreUnavailable in time."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        with FlaskKvDict(f"http://127.0.0.1:{port}", timeout=(1, 0.3)) as kv:
+            with pytest.raises(StoreUnavailable) as info:
+                kv["k"]
+            assert isinstance(info.value.__cause__, requests.Timeout)
+            with pytest.raises(StoreUnavailable):
+                "k" in kv  # noqa: B015
+
+
+def test_nothing_listening_is_store_unavailable():
+    """Connection refused is StoreUnavailable."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with FlaskKvDict(f"http://127.0.0.1:{port}", timeout=1) as kv, pytest.raises(StoreUnavailable):
+        kv["k"]
+
+
+class _Failing(MemoryDict):
+    """A store whose writes of some keys fail the way real backends fail."""
+
+    def _write(self, key: str, value: bytes) -> None:
+        if key == "down":
+            msg = "connection to db.internal:5432 refused"
+            raise StoreUnavailable(msg)
+        if key == "conflict":
+            msg = "conflict at /srv/data/conflict"
+            raise KeyConflictError(msg)
+        if key == "big":
+            msg = "too big for table kv_secret"
+            raise ValueTooLargeError(msg)
+        if key == "ro":
+            msg = "snapshot"
+            raise ReadOnlyError(msg)
+        if key == "bug":
+            msg = "SELECT * FROM secret_table WHERE path='/etc/shadow'"
+            raise RuntimeError(msg)
+        super()._write(key, value)
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "error"),
+    [
+        ("down", 503, StoreUnavailable),
+        ("conflict", 409, KeyConflictError),
+        ("big", 413, ValueTooLargeError),
+        ("ro", 403, ReadOnlyError),
+        ("bug", 500, StoreUnavailable),
+    ],
+)
+def test_store_errors_become_generic_json_errors(raw_class, key, status, error, caplog):
+    """Store failures map to their status; the body never holds the exception's text."""
+    with ServerThread(_Failing(), threads=2) as server:
+        raw = raw_class(server.port)
+        code, _, data = raw.request("PUT", f"/{key}", body=b"v")
+        assert code == status
+        body = raw.error(data)
+        for secret in ("db.internal", "/srv", "kv_secret", "SELECT", "shadow", "Traceback"):
+            assert secret not in data.decode()
+        assert body["message"]
+        with FlaskKvDict(server.url) as kv, pytest.raises(error):
+            kv[key] = b"v"
