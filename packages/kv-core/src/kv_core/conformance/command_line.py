@@ -1,8 +1,9 @@
 """The suite as collected by ``pytest --kv-store URL`` or ``pytest --kv-factory MOD:FN``.
 
 A URL names one storage, so every "new" store is that storage emptied: it must be empty
-when the run starts (the suite refuses to touch a store holding data), and it is emptied
-again when each test ends.
+when the run starts (the suite refuses to run against a store holding data), and it is
+emptied again when each test ends. Do not spread such a run over xdist workers: they would
+share, and empty, one storage.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def _capabilities(config: pytest.Config) -> Any:
     name, make = _target(config)
     store = make()
     try:
+        if len(store):
+            # Checked once, before any test runs: the suite empties the store between
+            # tests, and must never do that to data it did not write.
+            msg = f"{name} is not empty: the conformance suite needs an empty store"
+            raise pytest.UsageError(msg)
         caps = getattr(store, "capabilities", None)
         if caps is None:
             pytest.fail(f"{name} declares no capabilities; subclass StoreConformance instead")
@@ -60,8 +66,6 @@ class TestCommandLineStore(StoreConformance):
         def fresh() -> Store:
             store = make()
             made.append(store)
-            if len(made) == 1 and len(store):
-                pytest.fail(f"{name} is not empty: the conformance suite needs an empty store")
             store.clear()
             return store
 
