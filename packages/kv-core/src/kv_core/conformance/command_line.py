@@ -59,8 +59,8 @@ class TestCommandLineStore(StoreConformance):
 
     @pytest.fixture
     def store_factory(self, request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
-        """Open the named store; refuse one that holds data; empty it between uses."""
-        name, make = _target(request.config)
+        """Open the named store, emptied, for each use; empty it again at the end."""
+        _, make = _target(request.config)
         made: list[Store] = []
 
         def fresh() -> Store:
