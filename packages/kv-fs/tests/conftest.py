@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kv_fs import FileSystemDict
+from kv_fs import FileSystemDict, _beneath
 
 Factory = Callable[..., FileSystemDict]
 
@@ -18,9 +18,19 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.fixture
-def make_store(tmp_path: Path) -> Iterator[Factory]:
-    """A factory of stores in this test's own directory, all closed at the end."""
+@pytest.fixture(params=["openat2", "walk"])
+def make_store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Factory]:
+    """A factory of stores in this test's own directory, all closed at the end.
+
+    Each test runs twice: resolving multi-segment keys with openat2 where the kernel has
+    it, and with the segment-by-segment walk every POSIX system falls back to.
+    """
+    if request.param == "openat2" and not _beneath.available():
+        pytest.skip("openat2 is not available here")
+    if request.param == "walk":
+        monkeypatch.setattr(_beneath._State, "syscall", None)
     made: list[FileSystemDict] = []
 
     def make(name: str = "data", *, durable: bool = False, **kwargs: object) -> FileSystemDict:

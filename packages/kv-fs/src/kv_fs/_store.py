@@ -23,6 +23,7 @@ from typing import Any
 from kv_core import Capabilities, InvalidKeyError, KeyConflictError, Store
 from kv_core.codec import Deserializer, Serializer
 
+from ._beneath import open_beneath
 from ._keys import KeyRules
 from ._paths import resolve_paths
 
@@ -37,6 +38,8 @@ _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _DIR_FLAGS = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
 # O_NONBLOCK: a FIFO planted in the storage directory must not hang a read.
 _READ_FLAGS = os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+# Only to fstat what a path names (Linux); without O_PATH, openat2 is not used either.
+_PATH_FLAGS = getattr(os, "O_PATH", os.O_RDONLY | os.O_NONBLOCK) | _NOFOLLOW | _CLOEXEC
 _SCRATCH_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
 # How often a write walks its directories again after a concurrent delete pruned one of them.
 _RETRIES = 64
@@ -237,15 +240,24 @@ class FileSystemDict(Store):
             raise
         return fds
 
-    def _make_dirs(self, dirs: list[str], key: str) -> tuple[list[int], int]:
+    def _make_dirs(self, dirs: list[str], key: str) -> tuple[list[int], int | None]:
         """Open the directories of *key*, creating missing ones.
 
         Returns the descriptors (the storage directory first) and the index of the first
-        one this call created (``len(fds)`` if none). A ``FileNotFoundError`` means a
-        concurrent delete pruned a directory on the way: the caller walks again.
+        one this call created (``None`` if none: then only the storage directory and the
+        key's own directory may be returned). A ``FileNotFoundError`` means a concurrent
+        delete pruned a directory on the way: the caller walks again.
         """
-        fds = [self._dir_fd(self._root_fd)]
-        first_created = len(dirs) + 1
+        root = self._dir_fd(self._root_fd)
+        if dirs:
+            try:
+                fd = open_beneath(root, "/".join(dirs), _DIR_FLAGS)
+            except OSError:
+                fd = -1  # missing, a file, a symlink: the walk below sorts it out
+            if fd >= 0:
+                return [root, fd], None
+        fds = [root]
+        first_created: int | None = None
         try:
             for name in dirs:
                 parent = fds[-1]
@@ -263,12 +275,13 @@ class FileSystemDict(Store):
                     raise FileNotFoundError(errno.ENOENT, "directory vanished", name) from None
                 try:
                     os.mkdir(name, dir_fd=parent)
-                    first_created = min(first_created, len(fds))
+                    if first_created is None:
+                        first_created = len(fds)
                 except FileExistsError:
                     pass
                 fds.append(os.open(name, _DIR_FLAGS, dir_fd=parent))
         except BaseException:
-            if first_created < len(fds):
+            if first_created is not None:
                 # Take back what this call made (a failing mkdir or open further down).
                 self._prune(fds, dirs[: len(fds) - 1])
             _close_all(fds)
@@ -300,8 +313,15 @@ class FileSystemDict(Store):
     # -- reading ------------------------------------------------------------------------
 
     def _read(self, key: str) -> bytes:
+        root = self._dir_fd(self._root_fd)
         if "/" not in key:
-            return self._read_at(self._dir_fd(self._root_fd), key, key)
+            return self._read_at(root, key, key)
+        try:
+            fd = open_beneath(root, key, _READ_FLAGS)
+        except OSError as exc:
+            raise self._open_error(exc, key) from None
+        if fd >= 0:
+            return self._read_fd(fd, key)
         dirs = key.split("/")
         name = dirs.pop()
         fds = self._open_dirs(dirs, key)
@@ -313,16 +333,26 @@ class FileSystemDict(Store):
             _close_all(fds)
 
     @staticmethod
-    def _read_at(parent: int, name: str, key: str) -> bytes:
+    def _open_error(exc: OSError, key: str) -> BaseException:
+        """What an open of *key* failing with *exc* means to the caller."""
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return KeyError(key)  # missing, or under a key that is a file
+        if exc.errno == errno.ELOOP:
+            msg = f"key {key!r} is or goes through a symlink; symlinks are never followed"
+            return InvalidKeyError(msg)
+        return exc
+
+    @classmethod
+    def _read_at(cls, parent: int, name: str, key: str) -> bytes:
         try:
             fd = os.open(name, _READ_FLAGS, dir_fd=parent)
-        except FileNotFoundError:
-            raise KeyError(key) from None
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                msg = f"key {key!r} is a symlink; symlinks are never followed"
-                raise InvalidKeyError(msg) from None
-            raise
+            raise cls._open_error(exc, key) from None
+        return cls._read_fd(fd, key)
+
+    @staticmethod
+    def _read_fd(fd: int, key: str) -> bytes:
+        """Read the whole value of the open file *fd*, and close it."""
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
@@ -345,8 +375,21 @@ class FileSystemDict(Store):
             os.close(fd)
 
     def _contains(self, key: str) -> bool:
+        root = self._dir_fd(self._root_fd)
         if "/" not in key:
-            return self._is_file(self._dir_fd(self._root_fd), key, key)
+            return self._is_file(root, key, key)
+        try:
+            fd = open_beneath(root, key, _PATH_FLAGS)
+        except OSError as exc:
+            error = self._open_error(exc, key)
+            if isinstance(error, KeyError):
+                return False
+            raise error from None
+        if fd >= 0:
+            try:
+                return stat.S_ISREG(os.fstat(fd).st_mode)
+            finally:
+                os.close(fd)
         dirs = key.split("/")
         name = dirs.pop()
         fds = self._open_dirs(dirs, key)
@@ -455,11 +498,14 @@ class FileSystemDict(Store):
                         continue  # a directory was pruned or created meanwhile: walk again
                     tmp = None
                     if self._durable:
-                        for fd in reversed(fds[max(first_created - 1, 0) :]):
+                        # The new entry's directory, then each directory this write created
+                        # and the one holding the first of them.
+                        synced = fds[-1:] if first_created is None else fds[first_created - 1 :]
+                        for fd in reversed(synced):
                             os.fsync(fd)
                     return
                 except BaseException:
-                    if first_created <= len(dirs):
+                    if first_created is not None:
                         self._prune(fds, dirs)
                     raise
                 finally:
@@ -535,7 +581,18 @@ class FileSystemDict(Store):
     # -- listing ------------------------------------------------------------------------
 
     def _iter_keys(self, prefix: str) -> Iterator[str]:
-        # The start directory is opened now, so a bad prefix fails at the call, not later.
+        return itertools.chain.from_iterable(self._chunks(prefix))
+
+    def _count(self) -> int:
+        return sum(len(chunk) for chunk in self._chunks(""))
+
+    def _chunks(self, prefix: str) -> Iterator[list[str]]:
+        """The keys starting with *prefix*, a list per top-level directory of the listing.
+
+        The start directory is opened at once, so a prefix through a symlink fails at the
+        call rather than at the first ``next()``. Lists per subtree, flattened by the caller
+        in C, keep the per-key cost near that of a bare ``os.scandir`` walk.
+        """
         directories, _, partial = prefix.rpartition("/")
         root = self._dir_fd(self._root_fd)
         if not directories:
@@ -549,30 +606,46 @@ class FileSystemDict(Store):
         _close_all(fds)
         return self._scan(start, directories + "/", partial)
 
-    def _scan(self, fd: int, rel: str, partial: str) -> Iterator[str]:
-        """Yield the keys under the directory *fd* (which this closes), depth first."""
+    def _scan(self, fd: int, rel: str, partial: str) -> Iterator[list[str]]:
         try:
             files: list[str] = []
             subdirs: list[str] = []
-            with os.scandir(fd) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if partial and not name.startswith(partial):
-                        continue
-                    if entry.is_file(follow_symlinks=False):
-                        if _listable(name):
-                            files.append(rel + name)
-                    elif entry.is_dir(follow_symlinks=False) and _listable(name):
-                        subdirs.append(name)
-            yield from files
+            self._read_dir(fd, rel, partial, files, subdirs)
+            yield files
             for name in subdirs:
-                try:
-                    sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
-                except OSError:
-                    continue  # pruned, or replaced by something else, since the listing
-                yield from self._scan(sub, f"{rel}{name}/", "")
+                found: list[str] = []
+                self._collect(fd, name, f"{rel}{name}/", found)
+                yield found
         finally:
             os.close(fd)
+
+    def _collect(self, parent: int, name: str, rel: str, found: list[str]) -> None:
+        """Append every key under the directory *name* of *parent* to *found*."""
+        try:
+            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except OSError:
+            return  # pruned, or replaced by a symlink or a file, since it was listed
+        try:
+            subdirs: list[str] = []
+            self._read_dir(fd, rel, "", found, subdirs)
+            for sub in subdirs:
+                self._collect(fd, sub, f"{rel}{sub}/", found)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _read_dir(fd: int, rel: str, partial: str, files: list[str], subdirs: list[str]) -> None:
+        # The hot loop of every listing: keep it to the checks that must be made per entry.
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                name = entry.name
+                if partial and not name.startswith(partial):
+                    continue
+                if entry.is_file(follow_symlinks=False):
+                    if (name.isascii() and "\\" not in name) or _listable(name):
+                        files.append(rel + name)
+                elif entry.is_dir(follow_symlinks=False) and _listable(name):
+                    subdirs.append(name)
 
     # -- lifecycle ------------------------------------------------------------------------
 
