@@ -22,6 +22,28 @@ def _socket_map(server: Any) -> dict[int, Any]:
     return found
 
 
+def _close_everything(server: Any) -> None:
+    """Stop the worker threads, then close every socket and every spooled buffer.
+
+    ``wasyncore.close_all`` closes sockets only: a channel's response buffers and a request
+    body spooled to a temporary file would be left to the garbage collector.
+    """
+    server.task_dispatcher.shutdown(timeout=5)
+    socket_map = _socket_map(server)
+    for dispatcher in list(socket_map.values()):
+        with contextlib.suppress(Exception):
+            pending = [getattr(dispatcher, "request", None), *getattr(dispatcher, "requests", [])]
+            for request in pending:
+                if request is not None:
+                    request.close()
+        with contextlib.suppress(OSError):
+            if hasattr(dispatcher, "outbufs"):
+                dispatcher.handle_close()  # a channel: also closes its output buffers
+            else:
+                dispatcher.close()
+    wasyncore.close_all(socket_map)
+
+
 def make_server(
     store: MutableMapping[str, Any],
     host: str = "127.0.0.1",
@@ -89,8 +111,7 @@ def serve(
     try:
         server.run()
     finally:
-        server.task_dispatcher.shutdown()
-        wasyncore.close_all(_socket_map(server))
+        _close_everything(server)
 
 
 class ServerThread:
@@ -125,8 +146,7 @@ class ServerThread:
             while not self._stopping.is_set():
                 wasyncore.loop(timeout=0.5, map=_socket_map(server), count=1)
         finally:
-            server.task_dispatcher.shutdown(timeout=5)
-            wasyncore.close_all(_socket_map(server))
+            _close_everything(server)
 
     def start(self) -> Self:
         """Start serving; returns self."""
@@ -144,8 +164,7 @@ class ServerThread:
                 self._server.pull_trigger()
             self._thread.join(timeout=10)
         else:
-            wasyncore.close_all(_socket_map(self._server))
-            self._server.task_dispatcher.shutdown(timeout=1)
+            _close_everything(self._server)
 
     def __enter__(self) -> Self:
         return self.start()
