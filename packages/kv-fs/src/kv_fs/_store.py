@@ -249,7 +249,9 @@ class FileSystemDict(Store):
         delete pruned a directory on the way: the caller walks again.
         """
         root = self._dir_fd(self._root_fd)
-        if dirs:
+        if len(dirs) > 1:
+            # One openat2 through ctypes costs about two plain openat calls, so it only
+            # pays from two directory levels on.
             try:
                 fd = open_beneath(root, "/".join(dirs), _DIR_FLAGS)
             except OSError:

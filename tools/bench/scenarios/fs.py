@@ -1,0 +1,204 @@
+"""FileSystemDict against the same os calls made by hand, minimalkv and diskcache.
+
+Everything lives in a temp dir under /tmp, removed afterwards. Writes overwrite one key
+again and again (creating a new file per call would fill the disk with files); listing walks
+10,000 keys in two levels of directories (10 x 10 x 100).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from diskcache import Index
+from harness import Case
+from minimalkv.fs import FilesystemStore
+
+from kv_fs import FileSystemDict
+
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+
+
+class ByHand:
+    """The atomic write done by hand: scratch file, optional fsyncs, os.replace."""
+
+    def __init__(self, root: str, scratch: str, *, durable: bool) -> None:
+        self.root = root
+        self.scratch = scratch
+        self.durable = durable
+        self.counter = itertools.count()
+        self.dir_fds: dict[str, int] = {}
+
+    def _dir_fd(self, directory: str) -> int:
+        fd = self.dir_fds.get(directory)
+        if fd is None:
+            fd = self.dir_fds[directory] = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        return fd
+
+    def set(self, key: str, value: bytes) -> None:
+        tmp = f"{self.scratch}/hand-{next(self.counter)}.tmp"
+        fd = os.open(tmp, _FLAGS, 0o666)
+        try:
+            os.write(fd, value)
+            if self.durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        target = f"{self.root}/{key}"
+        os.replace(tmp, target)
+        if self.durable:
+            os.fsync(self._dir_fd(os.path.dirname(target)))
+
+    def get(self, key: str) -> bytes:
+        with open(f"{self.root}/{key}", "rb") as file:
+            return file.read()
+
+    def close(self) -> None:
+        for fd in self.dir_fds.values():
+            os.close(fd)
+
+
+def scandir_walk(root: str) -> list[str]:
+    """The raw listing: every file under *root* as a '/'-joined relative path."""
+    found: list[str] = []
+    stack = [(root, "")]
+    while stack:
+        path, rel = stack.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, f"{rel}{entry.name}/"))
+                else:
+                    found.append(rel + entry.name)
+    return found
+
+
+@contextmanager
+def scenario() -> Iterator[list[Case]]:
+    """Set (100 B, 10 KB, durable or not), get, and listing 10,000 keys."""
+    base = tempfile.mkdtemp(prefix="kv-bench-fs-", dir="/tmp")
+    small, medium = b"s" * 100, b"m" * 10_000
+    store = FileSystemDict(f"{base}/data", f"{base}/scratch", durable=False)
+    durable = FileSystemDict(f"{base}/data", f"{base}/scratch", durable=True)
+    hand = ByHand(store.path, store.scratch_path, durable=False)
+    hand_durable = ByHand(store.path, store.scratch_path, durable=True)
+    peer_root = f"{base}/minimalkv"
+    os.mkdir(peer_root)
+    peer = FilesystemStore(peer_root)
+    index = Index(f"{base}/diskcache")
+    try:
+        keys = [f"d{i // 1000}/e{i // 100 % 10}/k{i:04d}" for i in range(10_000)]
+        store.set_many(dict.fromkeys(keys, small))
+        index.update(dict.fromkeys(keys, small))
+        for name, value in (("small", small), ("medium", medium)):
+            store[name] = value
+            store[f"n1/n2/{name}"] = value
+            peer.put(name, value)
+            index[name] = value
+        root = store.path
+        yield [
+            Case(
+                "set 100 B",
+                "by hand: write + os.replace",
+                lambda: hand.set("small", small),
+                baseline=True,
+            ),
+            Case("set 100 B", "FileSystemDict", lambda: store.__setitem__("small", small)),
+            Case(
+                "set 100 B",
+                "minimalkv FilesystemStore (in place)",
+                lambda: peer.put("small", small),
+            ),
+            Case("set 100 B", "diskcache Index", lambda: index.__setitem__("small", small)),
+            Case(
+                "set 10 KB",
+                "by hand: write + os.replace",
+                lambda: hand.set("medium", medium),
+                baseline=True,
+            ),
+            Case("set 10 KB", "FileSystemDict", lambda: store.__setitem__("medium", medium)),
+            Case(
+                "set 10 KB",
+                "minimalkv FilesystemStore (in place)",
+                lambda: peer.put("medium", medium),
+            ),
+            Case("set 10 KB", "diskcache Index", lambda: index.__setitem__("medium", medium)),
+            Case(
+                "set 100 B, 3-level key",
+                "by hand: write + os.replace",
+                lambda: hand.set("n1/n2/small", small),
+                baseline=True,
+            ),
+            Case(
+                "set 100 B, 3-level key",
+                "FileSystemDict",
+                lambda: store.__setitem__("n1/n2/small", small),
+            ),
+            Case(
+                "set 100 B durable",
+                "by hand: + fsync file and dir",
+                lambda: hand_durable.set("small", small),
+                baseline=True,
+            ),
+            Case(
+                "set 100 B durable",
+                "FileSystemDict durable",
+                lambda: durable.__setitem__("small", small),
+            ),
+            Case(
+                "set 10 KB durable",
+                "by hand: + fsync file and dir",
+                lambda: hand_durable.set("medium", medium),
+                baseline=True,
+            ),
+            Case(
+                "set 10 KB durable",
+                "FileSystemDict durable",
+                lambda: durable.__setitem__("medium", medium),
+            ),
+            Case("get 100 B", "open().read()", lambda: hand.get("small"), baseline=True),
+            Case("get 100 B", "FileSystemDict", lambda: store["small"]),
+            Case("get 100 B", "minimalkv FilesystemStore", lambda: peer.get("small")),
+            Case("get 100 B", "diskcache Index", lambda: index["small"]),
+            Case("get 10 KB", "open().read()", lambda: hand.get("medium"), baseline=True),
+            Case("get 10 KB", "FileSystemDict", lambda: store["medium"]),
+            Case("get 10 KB", "minimalkv FilesystemStore", lambda: peer.get("medium")),
+            Case("get 10 KB", "diskcache Index", lambda: index["medium"]),
+            Case(
+                "get 100 B, 3-level key",
+                "open().read()",
+                lambda: hand.get("n1/n2/small"),
+                baseline=True,
+            ),
+            Case("get 100 B, 3-level key", "FileSystemDict", lambda: store["n1/n2/small"]),
+            Case("in", "os.path.isfile", lambda: os.path.isfile(f"{root}/small"), baseline=True),
+            Case("in", "FileSystemDict", lambda: "small" in store),
+            Case("list 10,000 keys", "os.scandir walk", lambda: scandir_walk(root), baseline=True),
+            Case(
+                "list 10,000 keys",
+                "FileSystemDict: list(iter(store)), as `for key in store`",
+                lambda: list(iter(store)),
+            ),
+            Case(
+                "list 10,000 keys",
+                "FileSystemDict: list(store), which also calls len()",
+                lambda: list(store),
+            ),
+            Case(
+                "list 10,000 keys",
+                "minimalkv FilesystemStore.keys() (same dir)",
+                lambda: FilesystemStore(root).keys(),
+            ),
+            Case("list 10,000 keys", "diskcache Index", lambda: list(index)),
+        ]
+    finally:
+        index.cache.close()
+        hand.close()
+        hand_durable.close()
+        durable.close()
+        store.close()
+        shutil.rmtree(base, ignore_errors=True)
