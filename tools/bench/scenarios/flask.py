@@ -1,0 +1,131 @@
+"""kv-flask: the client's round trip against raw requests, and the server's handler cost.
+
+- ``GET 100 B over HTTP``: FlaskKvDict[key] against ``requests.Session.get`` of the same URL,
+  both talking to one waitress server (``kv_flask.serve``) in a separate process.
+- ``PUT 100 B over HTTP``: the same for writes.
+- ``get 100 keys over HTTP``: one ``get_many`` request against 100 single GETs.
+- ``GET 100 B in-process``: the API's request handler in Flask's ``test_client`` against a
+  bare Flask route returning the same bytes: what the handler adds to Flask's own floor.
+
+Requests per second under load (wrk) are measured by hand; see the package README.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import requests
+from flask import Flask
+from harness import Case
+
+from kv_core import MemoryDict
+from kv_flask import FlaskKvDict, construct_kv_app
+
+_SERVER = """
+import sys
+from kv_core import MemoryDict
+from kv_flask import serve
+store = MemoryDict({f"key:{i:05d}": b"x" * 100 for i in range(1000)})
+serve(store, "127.0.0.1", int(sys.argv[1]), threads=4)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def _server_process() -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SERVER, str(port)],
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the kv server did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def scenario() -> Iterator[list[Case]]:
+    """Round trips to a waitress server in another process, and handler cost in-process."""
+    value = b"x" * 100
+    keys = [f"key:{i:05d}" for i in range(100)]
+
+    bare = Flask("bare")
+
+    @bare.route("/<path:key>")
+    def raw_bytes(key: str) -> bytes:
+        return value
+
+    bare_client = bare.test_client()
+    kv_client = construct_kv_app(MemoryDict({"key:00042": value})).test_client()
+
+    with _server_process() as url, requests.Session() as session:
+        client = FlaskKvDict(url)
+        target = f"{url}/key:00042"
+        timeout = (3.05, 30)
+        yield [
+            Case(
+                "GET 100 B over HTTP",
+                "requests.Session.get",
+                lambda: session.get(target, timeout=timeout).content,
+                baseline=True,
+            ),
+            Case("GET 100 B over HTTP", "FlaskKvDict[key]", lambda: client["key:00042"]),
+            Case(
+                "PUT 100 B over HTTP",
+                "requests.Session.put",
+                lambda: session.put(target, data=value, timeout=timeout),
+                baseline=True,
+            ),
+            Case(
+                "PUT 100 B over HTTP",
+                "FlaskKvDict[key] = v",
+                lambda: client.__setitem__("key:00042", value),
+            ),
+            Case(
+                "get 100 keys over HTTP",
+                "100 x FlaskKvDict[key]",
+                lambda: [client[k] for k in keys],
+                baseline=True,
+                ops_per_call=100,
+            ),
+            Case(
+                "get 100 keys over HTTP",
+                "FlaskKvDict.get_many",
+                lambda: client.get_many(keys),
+                ops_per_call=100,
+            ),
+            Case(
+                "GET 100 B in-process",
+                "bare Flask route",
+                lambda: bare_client.get("/key:00042").data,
+                baseline=True,
+            ),
+            Case(
+                "GET 100 B in-process",
+                "kv app handler",
+                lambda: kv_client.get("/key:00042").data,
+            ),
+        ]
+        client.close()
