@@ -1,0 +1,266 @@
+"""Connections for the hot path: one pooled DB-API connection per thread, held between calls.
+
+Checking a connection out of SQLAlchemy's pool for every call costs a ping round trip
+(``pool_pre_ping``), a ``ROLLBACK`` round trip on check-in and some microseconds of Python:
+more than a whole SQLite read. So each thread *leases* one pooled connection, puts it in
+autocommit mode (every statement its own transaction: a reader never keeps an old
+REPEATABLE READ snapshot) and keeps it until the thread ends, the store closes, or the
+connection fails. A lease idle for longer than :data:`IDLE_SECONDS` goes back to the pool and
+is checked out again, so ``pool_pre_ping`` and ``pool_recycle`` still catch connections the
+server or a firewall dropped while nobody used them.
+
+An in-memory SQLite database is one connection (``StaticPool``): every thread shares one lease
+and takes its lock for each call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine
+
+from kv_core import StoreUnavailable
+
+__all__ = ["IDLE_SECONDS", "ConnectionLeases", "Lease", "driver_error", "is_retryable"]
+
+logger = logging.getLogger(__name__)
+
+IDLE_SECONDS = 10.0
+
+# Deadlocks and lock waits: the whole transaction is retried.
+_MYSQL_RETRY_CODES = frozenset({1205, 1213})
+_POSTGRES_RETRY_STATES = frozenset({"40001", "40P01", "55P03"})
+_SQLITE_BUSY_CODES = frozenset({5, 6})
+_FORKED_AWAY: list[Any] = []
+
+
+class Lease:
+    """One DB-API connection and cursor lent to one thread (or shared, with its lock)."""
+
+    __slots__ = ("__weakref__", "connection", "cursor", "fairy", "generation", "lock", "used")
+
+    def __init__(self, fairy: Any, generation: int) -> None:
+        self.fairy = fairy
+        self.connection: Any = fairy.dbapi_connection
+        self.cursor: Any = self.connection.cursor()
+        self.lock = threading.Lock()
+        self.generation = generation
+        self.used = time.monotonic()
+
+    def release(self, dialect: Any) -> None:
+        """Give the connection back to the pool in the state the pool lent it."""
+        fairy, self.fairy = self.fairy, None
+        if fairy is None:
+            return
+        try:
+            self.cursor.close()
+            dialect.reset_isolation_level(self.connection)
+            fairy.close()
+        except Exception:
+            logger.debug("dropping a connection that failed on release", exc_info=True)
+            try:
+                fairy.invalidate()
+            except Exception:
+                logger.debug("invalidating a dropped connection failed", exc_info=True)
+
+    def invalidate(self, error: BaseException | None) -> None:
+        """Close the connection for good and remove it from the pool."""
+        fairy, self.fairy = self.fairy, None
+        if fairy is None:
+            return
+        try:
+            fairy.invalidate(error if isinstance(error, Exception) else None)
+        except Exception:
+            logger.debug("invalidating a failed connection failed", exc_info=True)
+
+    def __del__(self) -> None:
+        # The thread that held this lease has ended: its thread-local storage is gone.
+        if self.fairy is not None:
+            with contextlib.suppress(Exception):  # nothing sensible to do in a finalizer
+                self.fairy.close()
+
+
+def driver_error(error: BaseException) -> BaseException:
+    """The DB-API exception inside a SQLAlchemy wrapper, or *error* itself."""
+    if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
+        return error.orig
+    return error
+
+
+def is_retryable(dialect_name: str, error: BaseException) -> bool:
+    """Whether *error* is a deadlock or lock timeout after which a transaction may be rerun."""
+    if dialect_name in ("mysql", "mariadb"):
+        args: tuple[Any, ...] = getattr(error, "args", ())
+        return bool(args) and args[0] in _MYSQL_RETRY_CODES
+    if dialect_name == "postgresql":
+        return getattr(error, "sqlstate", None) in _POSTGRES_RETRY_STATES
+    if dialect_name == "sqlite":
+        code = getattr(error, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _SQLITE_BUSY_CODES
+    return False
+
+
+class ConnectionLeases:
+    """Lends each thread one pooled connection in autocommit mode; see the module docstring.
+
+    :param engine: The engine whose pool the connections come from.
+    :param shared: Whether all threads share one connection (in-memory SQLite).
+    :param setup: Called with each new DB-API connection before its first use.
+    """
+
+    def __init__(self, engine: Engine, *, shared: bool, setup: Any = None) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect
+        self._dbapi_error: type[BaseException] = engine.dialect.loaded_dbapi.Error
+        self._shared_mode = shared
+        self._shared: Lease | None = None
+        self._local = threading.local()
+        self._leases: weakref.WeakSet[Lease] = weakref.WeakSet()
+        self._lock = threading.Lock()  # renewing the shared lease
+        self._registry = threading.Lock()  # self._leases
+        self._generation = 0
+        self._setup = setup
+        self._closed = False
+        self._pid = os.getpid()
+        _LIVE.add(self)
+
+    def lease(self) -> Lease:
+        """The calling thread's lease, checked out (and pinged by the pool) if needed."""
+        if self._shared_mode:
+            shared = self._shared
+            if shared is not None and shared.generation == self._generation:
+                return shared
+            with self._lock:
+                return self._renew_shared()
+        lease: Lease | None = getattr(self._local, "lease", None)
+        if lease is not None and lease.generation == self._generation:
+            now = time.monotonic()
+            if now - lease.used < IDLE_SECONDS:
+                lease.used = now
+                return lease
+        return self._renew_local(lease)
+
+    def _renew_shared(self) -> Lease:
+        shared = self._shared
+        if shared is not None and shared.generation == self._generation:
+            return shared
+        if shared is not None:
+            shared.invalidate(None)
+        self._shared = self._checkout()
+        return self._shared
+
+    def _renew_local(self, old: Lease | None) -> Lease:
+        if old is not None:
+            self._local.lease = None
+            old.release(self._dialect)
+        lease = self._checkout()
+        self._local.lease = lease
+        return lease
+
+    def _checkout(self) -> Lease:
+        if self._closed:
+            msg = "the store is closed"
+            raise StoreUnavailable(msg)
+        if os.getpid() != self._pid:
+            self.after_fork()
+        try:
+            fairy = self._engine.raw_connection()
+        except sa_exc.TimeoutError as exc:
+            msg = f"no free connection in the pool: {exc}"
+            raise StoreUnavailable(msg) from exc
+        except (sa_exc.DBAPIError, self._dbapi_error) as exc:
+            cause = driver_error(exc)
+            msg = f"cannot connect to the database: {cause}"
+            raise StoreUnavailable(msg) from cause
+        try:
+            connection: Any = fairy.dbapi_connection
+            self._dialect.set_isolation_level(connection, "AUTOCOMMIT")
+            if self._setup is not None and not fairy.info.get("kv_sql_ready"):
+                self._setup(connection)
+                fairy.info["kv_sql_ready"] = True
+            lease = Lease(fairy, self._generation)
+        except self._dbapi_error as exc:
+            fairy.invalidate(exc)
+            msg = f"cannot prepare a database connection: {exc}"
+            raise StoreUnavailable(msg) from exc
+        with self._registry:
+            self._leases.add(lease)
+        return lease
+
+    def failed(self, lease: Lease, error: BaseException) -> None:
+        """Deal with *error* raised while *lease* was in use.
+
+        Raise :class:`StoreUnavailable` (from the driver's error) for connection problems,
+        after dropping the connection so the next call checks out a fresh one; return for
+        other errors, which the caller re-raises.
+        """
+        error = driver_error(error)
+        if not isinstance(error, self._dbapi_error):
+            if isinstance(error, OSError | EOFError):
+                self._drop(lease, error)
+                msg = f"database connection failed: {error}"
+                raise StoreUnavailable(msg) from error
+            return
+        dbapi = self._dialect.loaded_dbapi
+        disconnect = False
+        try:
+            disconnect = self._dialect.is_disconnect(error, lease.connection, lease.cursor)  # type: ignore[arg-type]
+        except Exception:
+            logger.debug("is_disconnect failed", exc_info=True)
+        if disconnect or isinstance(error, dbapi.OperationalError | dbapi.InterfaceError):
+            self._drop(lease, error)
+            if disconnect:
+                # The server may have restarted: every held connection is suspect, so each
+                # thread checks its lease out again (with the pool's pre-ping) next time.
+                self._generation += 1
+            msg = f"database unavailable: {error}"
+            raise StoreUnavailable(msg) from error
+
+    def _drop(self, lease: Lease, error: BaseException) -> None:
+        if lease is self._shared:
+            self._shared = None
+        elif getattr(self._local, "lease", None) is lease:
+            self._local.lease = None
+        lease.invalidate(error)
+
+    def after_fork(self) -> None:
+        """Forget the parent's connections in a forked child, without closing them."""
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._shared = None
+        for lease in list(self._leases):
+            # Keep the parent's connection objects alive forever: finalizing them here would
+            # send a ROLLBACK or close packet on a socket the parent still uses.
+            _FORKED_AWAY.append(lease.fairy)
+            lease.fairy = None
+        self._leases = weakref.WeakSet()
+        self._engine.dispose(close=False)
+
+    def close(self) -> None:
+        """Return every lease to the pool; later calls raise ``StoreUnavailable``."""
+        self._closed = True
+        with self._registry:
+            leases = list(self._leases)
+            self._leases = weakref.WeakSet()
+        self._shared = None
+        self._local = threading.local()
+        for lease in leases:
+            lease.release(self._dialect)
+
+
+_LIVE: weakref.WeakSet[ConnectionLeases] = weakref.WeakSet()
+
+
+def _child_after_fork() -> None:
+    for leases in list(_LIVE):
+        leases.after_fork()
+
+
+os.register_at_fork(after_in_child=_child_after_fork)

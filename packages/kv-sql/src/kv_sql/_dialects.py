@@ -1,0 +1,29 @@
+"""MySqlDict and PostgresSqlDict: GenericSqlDict that insists on its database."""
+
+from __future__ import annotations
+
+from ._store import GenericSqlDict
+
+__all__ = ["MySqlDict", "PostgresSqlDict"]
+
+
+class MySqlDict(GenericSqlDict):
+    """:class:`GenericSqlDict` on MySQL or MariaDB (``mysql+pymysql://``; ``kv-sql[mysql]``).
+
+    Keys are stored as UTF-8 in a ``VARBINARY`` column, so they compare exactly (no case
+    folding, no PAD SPACE) whatever the server's collations; values in ``LONGBLOB``. Values
+    are limited by the server's ``max_allowed_packet``: a larger one raises
+    ``ValueTooLargeError`` instead of breaking the connection.
+    """
+
+    _dialects = frozenset({"mysql", "mariadb"})
+
+
+class PostgresSqlDict(GenericSqlDict):
+    """:class:`GenericSqlDict` on PostgreSQL (``postgresql+psycopg://``; ``kv-sql[postgres]``).
+
+    Keys are ``VARCHAR COLLATE "C"`` (exact, code-point order); PostgreSQL text cannot hold
+    NUL, so keys with NUL raise ``InvalidKeyError``. Values are ``BYTEA``.
+    """
+
+    _dialects = frozenset({"postgresql"})

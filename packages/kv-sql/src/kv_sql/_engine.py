@@ -1,0 +1,133 @@
+"""Making the SQLAlchemy engine, creating the table, and per-connection settings."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import create_engine, inspect
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from kv_core import InvalidStoreURL, StoreUnavailable, redact_url
+
+from ._connections import driver_error, is_retryable
+from ._schema import build_table
+
+__all__ = ["create_table", "is_memory_sqlite", "make_engine", "sqlite_setup"]
+
+logger = logging.getLogger(__name__)
+
+# The drivers kv-sql's extras install, used when a URL names no driver and SQLAlchemy's
+# default one (mysqlclient, psycopg2) is not installed.
+_FALLBACK_DRIVERS = {
+    "mysql": ("MySQLdb", "pymysql"),
+    "mariadb": ("MySQLdb", "pymysql"),
+    "postgresql": ("psycopg2", "psycopg"),
+}
+
+
+def is_memory_sqlite(url: URL) -> bool:
+    """Whether *url* names a private in-memory SQLite database."""
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database or ""
+    return database in ("", ":memory:") or url.query.get("mode") == "memory"
+
+
+def _with_driver(url: URL) -> URL:
+    if "+" in url.drivername:
+        return url
+    fallback = _FALLBACK_DRIVERS.get(url.drivername)
+    if fallback is None:
+        return url
+    default, ours = fallback
+    if importlib.util.find_spec(default) is None and importlib.util.find_spec(ours) is not None:
+        return url.set(drivername=f"{url.drivername}+{ours}")
+    return url
+
+
+def make_engine(url_or_text: str | URL, engine_kwargs: dict[str, Any] | None) -> Engine:
+    """An engine for *url_or_text* with kv-sql's defaults under the user's *engine_kwargs*.
+
+    Defaults: ``pool_pre_ping=True``; an in-memory SQLite database gets ``StaticPool`` (one
+    connection shared by every thread, so they all see the same data); a SQLite file gets a
+    30 s busy timeout. Server pools get ``max_overflow=-1``: each thread using a store holds
+    one connection (see the README), so a fixed cap would make the extra threads wait.
+    """
+    text = url_or_text
+    if isinstance(text, str) and text.strip() == "sqlite://:memory:":
+        text = "sqlite://"  # the seed's spelling, which SQLAlchemy cannot parse
+    try:
+        url = make_url(text)
+    except (sa_exc.ArgumentError, ValueError) as exc:
+        shown = redact_url(text) if isinstance(text, str) else "<URL>"
+        msg = f"not a database URL: {shown!r} ({exc})"
+        raise InvalidStoreURL(msg) from None
+    url = _with_driver(url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    user = dict(engine_kwargs or {})
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() == "sqlite":
+        if is_memory_sqlite(url):
+            kwargs["poolclass"] = StaticPool
+            kwargs.pop("pool_pre_ping")
+            connect_args["check_same_thread"] = False
+        else:
+            connect_args["timeout"] = 30.0
+            connect_args["check_same_thread"] = False
+    if "poolclass" not in kwargs and "poolclass" not in user and "pool" not in user:
+        kwargs["max_overflow"] = -1
+    connect_args.update(user.pop("connect_args", {}) or {})
+    kwargs.update(user)
+    if connect_args:
+        kwargs["connect_args"] = connect_args
+    return create_engine(url, **kwargs)
+
+
+def sqlite_setup(connection: Any) -> None:
+    """Per-connection settings of a SQLite file: fsync at checkpoints, not at each commit.
+
+    With WAL (set once per file, see :func:`create_table`) ``synchronous=NORMAL`` keeps the
+    database consistent after a crash or power loss; the last commits before a power loss
+    may be rolled back.
+    """
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _set_wal(engine: Engine) -> None:
+    for attempt in range(20):
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+                conn.commit()
+            return
+        except sa_exc.OperationalError as exc:
+            if attempt == 19 or not is_retryable("sqlite", driver_error(exc)):
+                raise
+            time.sleep(0.05)
+
+
+def create_table(engine: Engine, table_name: str, key_length: int, *, wal: bool) -> None:
+    """Create the table and its indexes unless they exist; switch a SQLite file to WAL."""
+    table = build_table(table_name, key_length, engine.dialect.name)
+    try:
+        if wal:
+            _set_wal(engine)
+        try:
+            table.create(engine, checkfirst=True)
+        except sa_exc.DatabaseError:
+            # Another process may have created it between the check and the CREATE.
+            if not inspect(engine).has_table(table_name):
+                raise
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        cause = driver_error(exc)
+        msg = f"cannot reach the database to open table {table_name!r}: {cause}"
+        raise StoreUnavailable(msg) from cause

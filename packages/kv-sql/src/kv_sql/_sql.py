@@ -1,0 +1,170 @@
+"""The SQL text of every statement, written once per store in the driver's own paramstyle.
+
+The hot path hands these strings straight to the DB-API cursor: no statement is built or
+compiled per call. Identifiers are quoted by the dialect; every key, value and time is a
+bound parameter.
+"""
+
+# ruff: noqa: S608 - the only text put into SQL is the validated, dialect-quoted table name
+# and placeholders; every key, value and time is a bound parameter.
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Dialect
+
+__all__ = ["Statements", "prefix_bounds"]
+
+_MAX_CODE_POINT = 0x10FFFF
+_SURROGATES = range(0xD800, 0xE000)
+
+
+def prefix_bounds(prefix: str) -> tuple[str, str | None]:
+    """``(low, high)`` such that ``low <= key < high`` holds exactly for keys with *prefix*.
+
+    Compares by code point, which is also UTF-8 byte order: SQLite's ``BINARY`` collation,
+    MySQL's ``VARBINARY`` and PostgreSQL's ``COLLATE "C"``. ``high`` is ``None`` when no
+    string is above every key with the prefix.
+    """
+    chars = list(prefix)
+    while chars:
+        point = ord(chars[-1]) + 1
+        if point in _SURROGATES:
+            point = _SURROGATES.stop
+        if point <= _MAX_CODE_POINT:
+            chars[-1] = chr(point)
+            return prefix, "".join(chars)
+        chars.pop()
+    return prefix, None
+
+
+def _placeholder(paramstyle: str) -> str:
+    if paramstyle == "qmark":
+        return "?"
+    if paramstyle in ("format", "pyformat"):
+        return "%s"
+    msg = f"kv-sql needs a DB-API driver with qmark or format parameters, not {paramstyle!r}"
+    raise ValueError(msg)
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The statements of one store: its table, its driver, with or without a snapshot time.
+
+    With a snapshot, statements that read take one more parameter, the snapshot time, last.
+    """
+
+    get: str
+    contains: str
+    latest: str
+    insert: str
+    insert_seq: str
+    prune: str
+    tombstone: str
+    tombstone_if: str
+    clear_tombstones: str
+    clear_all: str
+    history: str
+    begin: str
+    commit: str
+    rollback: str
+    returning: bool
+    _table: str
+    _snapshot: bool
+    _p: str
+
+    @classmethod
+    def build(cls, dialect: Dialect, table_name: str, *, snapshot: bool) -> Statements:
+        """The statements for *table_name* on *dialect*."""
+        p = _placeholder(dialect.paramstyle)
+        t = dialect.identifier_preparer.quote(table_name)
+        at = f" AND created <= {p}" if snapshot else ""
+        returning = dialect.name == "postgresql"
+        ret = " RETURNING sequence_number" if returning else ""
+        latest_of = (
+            f"SELECT sequence_number, is_deleted FROM {t} WHERE label = {p}"
+            " ORDER BY sequence_number DESC LIMIT 1"
+        )
+        return cls(
+            get=(
+                f"SELECT item, is_deleted FROM {t} WHERE label = {p}{at}"
+                " ORDER BY sequence_number DESC LIMIT 1"
+            ),
+            contains=(
+                f"SELECT is_deleted FROM {t} WHERE label = {p}{at}"
+                " ORDER BY sequence_number DESC LIMIT 1"
+            ),
+            latest=(
+                f"SELECT sequence_number, item, is_deleted FROM {t} WHERE label = {p}"
+                " ORDER BY sequence_number DESC LIMIT 1"
+            ),
+            insert=f"INSERT INTO {t} (label, item, is_deleted, created) VALUES ({p}, {p}, 0, {p})",
+            insert_seq=(
+                f"INSERT INTO {t} (label, item, is_deleted, created) VALUES ({p}, {p}, 0, {p}){ret}"
+            ),
+            prune=f"DELETE FROM {t} WHERE label = {p} AND sequence_number < {p}",
+            # One statement: a tombstone only if the latest row is alive, so a missing key
+            # writes nothing; parameters: label, created, label.
+            tombstone=(
+                f"INSERT INTO {t} (label, item, is_deleted, created)"
+                f" SELECT {p}, NULL, 1, {p} FROM ({latest_of}) latest"
+                f" WHERE latest.is_deleted = 0{ret}"
+            ),
+            # The same, only if the latest row is still the one just read (pop).
+            tombstone_if=(
+                f"INSERT INTO {t} (label, item, is_deleted, created)"
+                f" SELECT {p}, NULL, 1, {p} FROM ({latest_of}) latest"
+                f" WHERE latest.is_deleted = 0 AND latest.sequence_number = {p}{ret}"
+            ),
+            clear_tombstones=(
+                f"INSERT INTO {t} (label, item, is_deleted, created)"
+                f" SELECT cur.label, NULL, 1, {p} FROM {t} cur JOIN"
+                f" (SELECT label, MAX(sequence_number) AS seq FROM {t} GROUP BY label) newest"
+                " ON cur.sequence_number = newest.seq WHERE cur.is_deleted = 0"
+            ),
+            clear_all=f"DELETE FROM {t}",
+            history=(
+                f"SELECT sequence_number, created, is_deleted, item FROM {t}"
+                f" WHERE label = {p}{at} ORDER BY sequence_number"
+            ),
+            begin="BEGIN IMMEDIATE" if dialect.name == "sqlite" else "BEGIN",
+            commit="COMMIT",
+            rollback="ROLLBACK",
+            returning=returning,
+            _table=t,
+            _snapshot=snapshot,
+            _p=p,
+        )
+
+    def _newest(self, where: str) -> str:
+        # Live keys: the newest row of each label, by a GROUP BY max() join (several times
+        # faster than a window function, and served by the (label, sequence_number) index).
+        at = f" AND created <= {self._p}" if self._snapshot else ""
+        t = self._table
+        return (
+            f"{t} cur JOIN (SELECT label, MAX(sequence_number) AS seq FROM {t}"
+            f" WHERE {where}{at} GROUP BY label) newest"
+            " ON cur.sequence_number = newest.seq WHERE cur.is_deleted = 0"
+        )
+
+    def keys(self, *, low: bool, high: bool) -> str:
+        """List live labels; parameters: [low], [high], [snapshot time]."""
+        p = self._p
+        where = " AND ".join(
+            [*([f"label >= {p}"] if low else []), *([f"label < {p}"] if high else [])]
+        )
+        return f"SELECT cur.label FROM {self._newest(where or '1 = 1')}"
+
+    def count(self) -> str:
+        """Count live labels; parameters: [snapshot time]."""
+        return f"SELECT COUNT(*) FROM {self._newest('1 = 1')}"
+
+    def read_many(self, n: int) -> str:
+        """Labels and values of the live keys among *n* labels; parameters: labels, [time]."""
+        marks = ", ".join([self._p] * n)
+        return f"SELECT cur.label, cur.item FROM {self._newest(f'label IN ({marks})')}"
+
+    def prune_many(self, n: int) -> str:
+        """Delete rows of *n* labels older than a sequence number; parameters: labels, seq."""
+        marks = ", ".join([self._p] * n)
+        return f"DELETE FROM {self._table} WHERE label IN ({marks}) AND sequence_number < {self._p}"

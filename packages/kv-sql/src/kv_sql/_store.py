@@ -1,0 +1,567 @@
+"""GenericSqlDict: an append-only key-value table with history, snapshots and pruning."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn, TypeVar
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
+
+from kv_core import (
+    Capabilities,
+    InvalidKeyError,
+    ReadOnlyError,
+    Store,
+    ValueTooLargeError,
+)
+from kv_core.codec import Deserializer, Serializer
+
+from ._connections import ConnectionLeases, is_retryable
+from ._engine import create_table, is_memory_sqlite, make_engine, sqlite_setup
+from ._schema import validate_table_name
+from ._sql import Statements, prefix_bounds
+
+__all__ = ["GenericSqlDict", "Version"]
+
+T = TypeVar("T")
+
+_ATTEMPTS = 8  # a transaction that deadlocks is run again, at most this many times in all
+_BATCH = 500
+_MYSQL = frozenset({"mysql", "mariadb"})
+_KNOWN = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
+# Bytes that PyMySQL escapes with a backslash, doubling them in the statement it sends.
+_MYSQL_ESCAPED = (b"\x00", b"\\", b"\n", b"\r", b"\x1a", b"'", b'"')
+_STATEMENT_OVERHEAD = 4096
+
+
+@dataclass(frozen=True)
+class Version:
+    """One row of a key's history.
+
+    :param sequence_number: The row's place in the table's write order.
+    :param created: When it was written (UTC, aware).
+    :param deleted: Whether the row is a tombstone left by a delete.
+    :param value: The value (through the store's deserializer), ``None`` for a tombstone.
+    """
+
+    sequence_number: int
+    created: datetime | None
+    deleted: bool
+    value: Any
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+class GenericSqlDict(Store):
+    """A dict over one SQL table that keeps every version of every key.
+
+    Works on SQLite, MySQL/MariaDB and PostgreSQL (through SQLAlchemy 2 and the DB-API
+    driver of the URL). Writes append a row; deletes append a tombstone; reads return the
+    newest row of the key. See the package README for the schema and the details.
+
+    :param url_or_engine: A SQLAlchemy URL (``sqlite:///kv.db``, ``sqlite://`` for memory,
+        ``mysql+pymysql://...``, ``postgresql+psycopg://...``) or an ``Engine``.
+    :param table_name: The table, created with its indexes if missing.
+    :param key_length: The longest key in characters; longer keys raise ``InvalidKeyError``.
+    :param snapshot_time: A read-only view of the table as it was at this moment (naive
+        datetimes are UTC); every write raises ``ReadOnlyError``.
+    :param prune_on_write: Each write also deletes the key's older rows, in its transaction.
+    :param engine_kwargs: Passed to ``sqlalchemy.create_engine`` (``pool_size``,
+        ``pool_recycle`` ...); not allowed with an ``Engine``.
+    :param serializer: Applied to every value before it is stored.
+    :param deserializer: Applied to the stored bytes of every value read.
+    """
+
+    _dialects: frozenset[str] | None = None
+
+    def __init__(
+        self,
+        url_or_engine: str | Engine,
+        table_name: str,
+        *,
+        key_length: int = 255,
+        snapshot_time: datetime | None = None,
+        prune_on_write: bool = False,
+        engine_kwargs: dict[str, Any] | None = None,
+        serializer: Serializer | None = None,
+        deserializer: Deserializer | None = None,
+        _leases: ConnectionLeases | None = None,
+    ) -> None:
+        super().__init__(serializer=serializer, deserializer=deserializer)
+        self._serializer = serializer
+        self._deserializer = deserializer
+        self._table_name = validate_table_name(table_name)
+        if isinstance(key_length, bool) or not isinstance(key_length, int) or key_length < 1:
+            msg = f"key_length must be a positive int, not {key_length!r}"
+            raise ValueError(msg)
+        if snapshot_time is not None and not isinstance(snapshot_time, datetime):
+            msg = f"snapshot_time must be a datetime, not {type(snapshot_time).__name__}"  # type: ignore[unreachable]
+            raise TypeError(msg)
+        self._key_length = key_length
+        self._prune = bool(prune_on_write)
+        if isinstance(url_or_engine, Engine):
+            if engine_kwargs:
+                msg = "engine_kwargs cannot be used with an Engine; configure the engine itself"
+                raise ValueError(msg)
+            engine, self._owns_engine = url_or_engine, False
+        else:
+            engine, self._owns_engine = make_engine(url_or_engine, engine_kwargs), True
+        self._engine = engine
+        dialect = engine.dialect
+        self._dialect_name = name = dialect.name
+        if self._dialects is not None and name not in self._dialects:
+            self._dispose()
+            msg = f"{type(self).__name__} needs one of {sorted(self._dialects)}, not {name!r}"
+            raise ValueError(msg)
+        self._memory = name == "sqlite" and is_memory_sqlite(engine.url)
+        if self._memory and not isinstance(engine.pool, StaticPool):
+            self._dispose()
+            msg = (
+                "an in-memory SQLite engine needs poolclass=StaticPool (and "
+                "check_same_thread=False) so that every thread sees the same database"
+            )
+            raise ValueError(msg)
+        self._binary_keys = name in _MYSQL
+        self._nul_invalid = name == "postgresql"
+        self._ranges = name in _KNOWN
+        self._sqlite_text_time = name == "sqlite"
+        self._snapshot = None if snapshot_time is None else _utc_naive(snapshot_time)
+        self._at: tuple[Any, ...] = (
+            () if self._snapshot is None else (self._db_time(self._snapshot),)
+        )
+        self._st = Statements.build(dialect, table_name, snapshot=self._snapshot is not None)
+        self._packet_limit: int | None = None
+        self._owns_leases = _leases is None
+        try:
+            if _leases is None:
+                create_table(
+                    engine, table_name, key_length, wal=name == "sqlite" and not self._memory
+                )
+                setup = sqlite_setup if name == "sqlite" and not self._memory else None
+                _leases = ConnectionLeases(engine, shared=self._memory, setup=setup)
+            self._leases = _leases
+            if name in _MYSQL:
+                self._packet_limit = int(self._query_one("SELECT @@max_allowed_packet", ()))
+        except BaseException:
+            self._dispose()
+            raise
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _dispose(self) -> None:
+        if self._owns_engine:
+            self._engine.dispose()
+
+    def _db_time(self, moment: datetime) -> Any:
+        if self._sqlite_text_time:
+            # The format SQLAlchemy's SQLite DateTime uses, so both read each other's rows.
+            return moment.isoformat(" ", "microseconds")
+        return moment
+
+    def _now(self) -> Any:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        return now.isoformat(" ", "microseconds") if self._sqlite_text_time else now
+
+    def _time_from_db(self, raw: Any) -> datetime | None:
+        if raw is None:
+            return None
+        moment = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+    def _kp(self, key: str) -> Any:
+        return key.encode() if self._binary_keys else key
+
+    def _label(self, raw: Any) -> str:
+        return raw.decode() if isinstance(raw, bytes | bytearray) else raw
+
+    def _query_one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        lease = self._leases.lease()
+        with lease.lock:
+            try:
+                cur = lease.cursor
+                cur.execute(sql, params)
+                row = cur.fetchone()
+            except Exception as exc:
+                self._leases.failed(lease, exc)
+                raise
+        return None if row is None else row[0]
+
+    def _query_all(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        lease = self._leases.lease()
+        with lease.lock:
+            try:
+                cur = lease.cursor
+                cur.execute(sql, tuple(params))
+                rows: list[Any] = cur.fetchall()
+            except Exception as exc:
+                self._leases.failed(lease, exc)
+                raise
+        return rows
+
+    def _transact(self, body: Callable[[Any], T], *, begin: bool) -> T:
+        """Run *body(cursor)*, in one transaction if *begin*, rerunning it after deadlocks."""
+        st = self._st
+        for attempt in range(_ATTEMPTS):
+            lease = self._leases.lease()
+            with lease.lock:
+                cur = lease.cursor
+                try:
+                    if begin:
+                        cur.execute(st.begin)
+                    result = body(cur)
+                    if begin:
+                        cur.execute(st.commit)
+                    return result
+                except Exception as exc:
+                    if begin:
+                        self._rollback(cur)
+                    if isinstance(exc, KeyError) or not (
+                        attempt + 1 < _ATTEMPTS and is_retryable(self._dialect_name, exc)
+                    ):
+                        self._leases.failed(lease, exc)
+                        raise
+            time.sleep(random.uniform(0, 0.001 * 2**attempt))
+        msg = "unreachable"  # pragma: no cover
+        raise AssertionError(msg)  # pragma: no cover
+
+    def _rollback(self, cursor: Any) -> None:
+        with contextlib.suppress(Exception):  # the original error is the one to report
+            cursor.execute(self._st.rollback)
+
+    def _read_only(self) -> NoReturn:
+        msg = f"{type(self).__name__} is a snapshot as of {self._snapshot} UTC: it is read-only"
+        raise ReadOnlyError(msg)
+
+    def _check_size(self, key: Any, value: bytes) -> None:
+        limit = self._packet_limit
+        if limit is None:
+            return
+        size = len(value)
+        room = limit - _STATEMENT_OVERHEAD - 2 * len(key)
+        if 2 * size <= room:
+            return
+        escaped = size + sum(value.count(byte) for byte in _MYSQL_ESCAPED)
+        if escaped > room:
+            msg = (
+                f"a value of {size} bytes does not fit in the server's max_allowed_packet "
+                f"({limit} bytes); raise it on the server to store larger values"
+            )
+            raise ValueTooLargeError(msg)
+
+    def _insert(self, cur: Any, params: tuple[Any, ...]) -> int:
+        cur.execute(self._st.insert_seq, params)
+        if self._st.returning:
+            return int(cur.fetchone()[0])
+        return int(cur.lastrowid)
+
+    def _tombstone(self, cur: Any, sql: str, params: tuple[Any, ...]) -> int | None:
+        cur.execute(sql, params)
+        if self._st.returning:
+            row = cur.fetchone()
+            return None if row is None else int(row[0])
+        if cur.rowcount != 1:
+            return None
+        return int(cur.lastrowid)
+
+    # -- what the store declares -----------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """History, persistence and the keys this table refuses, for this database."""
+        invalid = ["k" * (self._key_length + 1), "\ud800"]
+        if self._nul_invalid:
+            invalid.append("a\x00b")
+        return Capabilities(
+            persistent=not self._memory,
+            processes=not self._memory,
+            ttl=False,
+            history=True,
+            max_key_length=self._key_length,
+            max_value_size=None,
+            empty_key=True,
+            hierarchical_keys=False,
+            invalid_keys=tuple(invalid),
+        )
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine of the store."""
+        return self._engine
+
+    @property
+    def table_name(self) -> str:
+        """The name of the key-value table."""
+        return self._table_name
+
+    @property
+    def key_length(self) -> int:
+        """The longest key, in characters."""
+        return self._key_length
+
+    @property
+    def prune_on_write(self) -> bool:
+        """Whether writes delete the key's older rows."""
+        return self._prune
+
+    @property
+    def snapshot_time(self) -> datetime | None:
+        """The moment this read-only view shows (aware, UTC), or ``None`` for the present."""
+        return None if self._snapshot is None else self._snapshot.replace(tzinfo=UTC)
+
+    def _validate_key(self, key: str) -> None:
+        if len(key) > self._key_length:
+            msg = f"key of {len(key)} characters is longer than key_length={self._key_length}"
+            raise InvalidKeyError(msg)
+        self._validate_text(key, "key")
+
+    def _validate_prefix(self, prefix: str) -> None:
+        self._validate_text(prefix, "prefix")
+
+    def _validate_text(self, text: str, what: str) -> None:
+        if text.isascii():
+            if self._nul_invalid and "\x00" in text:
+                msg = f"PostgreSQL text cannot hold NUL: invalid {what} {text!r}"
+                raise InvalidKeyError(msg)
+            return
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            msg = f"{what} {text!r} is not valid Unicode (lone surrogate)"
+            raise InvalidKeyError(msg) from None
+        if self._nul_invalid and "\x00" in text:
+            msg = f"PostgreSQL text cannot hold NUL: invalid {what} {text!r}"
+            raise InvalidKeyError(msg)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def _read(self, key: str) -> bytes:
+        lease = self._leases.lease()
+        params = (key.encode(),) if self._binary_keys else (key,)
+        if self._at:
+            params += self._at
+        with lease.lock:
+            try:
+                cur = lease.cursor
+                cur.execute(self._st.get, params)
+                row = cur.fetchone()
+            except Exception as exc:
+                self._leases.failed(lease, exc)
+                raise
+        if row is None or row[1]:
+            raise KeyError(key)
+        item = row[0]
+        return item if type(item) is bytes else bytes(item)
+
+    def _contains(self, key: str) -> bool:
+        params = (key.encode(),) if self._binary_keys else (key,)
+        deleted = self._query_one(self._st.contains, params + self._at)
+        return deleted is not None and not deleted
+
+    def _read_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for start in range(0, len(keys), _BATCH):
+            chunk = keys[start : start + _BATCH]
+            labels = [self._kp(key) for key in chunk]
+            rows = self._query_all(self._st.read_many(len(chunk)), [*labels, *self._at])
+            for label, item in rows:
+                found[self._label(label)] = item if type(item) is bytes else bytes(item)
+        return found
+
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        params: list[Any] = []
+        low = high = False
+        if prefix and self._ranges:
+            lower, upper = prefix_bounds(prefix)
+            params.append(self._kp(lower))
+            low = True
+            if upper is not None:
+                params.append(self._kp(upper))
+                high = True
+        rows = self._query_all(self._st.keys(low=low, high=high), [*params, *self._at])
+        labels = [self._label(row[0]) for row in rows]
+        if prefix:
+            labels = [label for label in labels if label.startswith(prefix)]
+        return iter(labels)
+
+    def _count(self) -> int:
+        return int(self._query_one(self._st.count(), self._at))
+
+    def history(self, key: str) -> list[Version]:
+        """Every version of *key*, oldest first, tombstones included (up to the snapshot).
+
+        With ``prune_on_write`` only the newest row is left after each write.
+        """
+        checked = self._check_key(key)
+        rows = self._query_all(self._st.history, [self._kp(checked), *self._at])
+        decode = self._decode
+        return [
+            Version(
+                sequence_number=int(seq),
+                created=self._time_from_db(created),
+                deleted=bool(deleted),
+                value=None if deleted else decode(item if type(item) is bytes else bytes(item)),
+            )
+            for seq, created, deleted, item in rows
+        ]
+
+    def snapshot(self, at: datetime) -> GenericSqlDict:
+        """A read-only view of this table as it was at *at* (naive datetimes are UTC).
+
+        It shares this store's engine and connections; close it when done (closing it
+        leaves this store open). A time in the future shows the present.
+        """
+        if not isinstance(at, datetime):
+            msg = f"snapshot time must be a datetime, not {type(at).__name__}"  # type: ignore[unreachable]
+            raise TypeError(msg)
+        return type(self)(
+            self._engine,
+            self._table_name,
+            key_length=self._key_length,
+            snapshot_time=at,
+            prune_on_write=self._prune,
+            serializer=self._serializer,
+            deserializer=self._deserializer,
+            _leases=self._leases,
+        )
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def _write(self, key: str, value: bytes) -> None:
+        if self._snapshot is not None:
+            self._read_only()
+        label = key.encode() if self._binary_keys else key
+        if self._packet_limit is not None:
+            self._check_size(label, value)
+        params = (label, value, self._now())
+        if not self._prune:
+            insert = self._st.insert
+
+            def write(cur: Any) -> None:
+                cur.execute(insert, params)
+
+            self._transact(write, begin=False)
+            return
+
+        prune = self._st.prune
+
+        def write_and_prune(cur: Any) -> None:
+            seq = self._insert(cur, params)
+            cur.execute(prune, (label, seq))
+
+        self._transact(write_and_prune, begin=True)
+
+    def _write_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        if self._snapshot is not None:
+            self._read_only()
+        now = self._now()
+        rows = [(self._kp(key), value, now) for key, value in items]
+        if self._packet_limit is not None:
+            for label, value, _ in rows:
+                self._check_size(label, value)
+
+        def write(cur: Any) -> None:
+            first = self._insert(cur, rows[0])
+            if len(rows) > 1:
+                cur.executemany(self._st.insert, rows[1:])
+            if self._prune:
+                labels = [row[0] for row in rows]
+                for start in range(0, len(labels), _BATCH):
+                    chunk = labels[start : start + _BATCH]
+                    # Rows older than this batch's first one: never a row of this batch, nor
+                    # one a concurrent writer added after it.
+                    cur.execute(self._st.prune_many(len(chunk)), (*chunk, first))
+
+        self._transact(write, begin=True)
+
+    def _delete(self, key: str) -> None:
+        if self._snapshot is not None:
+            self._read_only()
+        label = self._kp(key)
+
+        def delete(cur: Any) -> None:
+            seq = self._tombstone(cur, self._st.tombstone, (label, self._now(), label))
+            if seq is None:
+                raise KeyError(key)
+            if self._prune:
+                cur.execute(self._st.prune, (label, seq))
+
+        self._transact(delete, begin=self._prune)
+
+    def _delete_many(self, keys: Sequence[str]) -> None:
+        if self._snapshot is not None:
+            self._read_only()
+        labels = [self._kp(key) for key in keys]
+
+        def delete(cur: Any) -> None:
+            now = self._now()
+            for label in labels:
+                seq = self._tombstone(cur, self._st.tombstone, (label, now, label))
+                if seq is not None and self._prune:
+                    cur.execute(self._st.prune, (label, seq))
+
+        self._transact(delete, begin=True)
+
+    def _pop(self, key: str) -> bytes:
+        if self._snapshot is not None:
+            self._read_only()
+        label = self._kp(key)
+        while True:
+            row = self._query_all(self._st.latest, [label])
+            if not row or row[0][2]:
+                raise KeyError(key)
+            seq, item, _ = row[0]
+
+            def tombstone(cur: Any, seq: Any = seq) -> bool:
+                done = self._tombstone(cur, self._st.tombstone_if, (label, self._now(), label, seq))
+                if done is not None and self._prune:
+                    cur.execute(self._st.prune, (label, done))
+                return done is not None
+
+            # Only if the row just read is still the newest: of two concurrent pops, one
+            # gets the value and the other reads again.
+            if self._transact(tombstone, begin=self._prune):
+                return item if type(item) is bytes else bytes(item)
+
+    def popitem(self) -> tuple[str, Any]:
+        """Remove and return some ``(key, value)`` pair; ``KeyError`` if the store is empty."""
+        if self._snapshot is not None:
+            self._read_only()
+        return super().popitem()
+
+    def _clear(self) -> None:
+        if self._snapshot is not None:
+            self._read_only()
+        if self._prune:
+            sql = self._st.clear_all
+            self._transact(lambda cur: cur.execute(sql), begin=False)
+        else:
+            sql, params = self._st.clear_tombstones, (self._now(),)
+            self._transact(lambda cur: cur.execute(sql, params), begin=False)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _close(self) -> None:
+        if self._owns_leases:
+            self._leases.close()
+        self._dispose()
+
+    def _describe(self) -> str:
+        url = self._engine.url.render_as_string(hide_password=True)
+        parts = [repr(url), f"table={self._table_name!r}"]
+        if self._snapshot is not None:
+            parts.append(f"snapshot_time={self._snapshot.isoformat()}Z")
+        if self._prune:
+            parts.append("prune_on_write=True")
+        return ", ".join(parts)
