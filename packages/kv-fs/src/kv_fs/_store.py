@@ -1,11 +1,12 @@
 """FileSystemDict: one file per key under a storage directory, written atomically.
 
 Every path operation is made relative to a directory file descriptor (``openat``,
-``renameat``, ``unlinkat`` ...) and every directory of a key is opened one segment at a
-time with ``O_NOFOLLOW``. So a symlink planted inside the storage directory is never
-followed, even if it is planted between two calls: the kernel refuses it, with no
-``realpath`` on the hot path and no window between a check and the use of its result.
-A key with one segment costs no directory open at all; each extra segment costs one.
+``renameat``, ``unlinkat`` ...), never through a symlink: a one-segment key is opened with
+``O_NOFOLLOW`` on the storage directory's descriptor; a longer one with ``openat2`` and
+``RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH`` where Linux has it, else one directory at a time
+with ``O_NOFOLLOW`` (``_tree``). A symlink planted inside the storage directory, even
+between two calls, is refused by the kernel at the moment of use: no ``realpath`` on the hot
+path and no window between a check and the use of its result.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from kv_core.codec import Deserializer, Serializer
 from ._beneath import open_beneath
 from ._keys import KeyRules
 from ._paths import resolve_paths
+from ._tree import DIR_FLAGS, DIRECTORY, NOFOLLOW, close_all, make_dirs, open_dirs, prune, scan
 
 __all__ = ["FileSystemDict", "SCRATCH_PREFIX", "SCRATCH_SUFFIX"]
 
@@ -33,14 +35,11 @@ SCRATCH_PREFIX = "kvfs-"
 SCRATCH_SUFFIX = ".tmp"
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-_DIR_FLAGS = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
 # O_NONBLOCK: a FIFO planted in the storage directory must not hang a read.
-_READ_FLAGS = os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+_READ_FLAGS = os.O_RDONLY | NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 # Only to fstat what a path names (Linux); without O_PATH, openat2 is not used either.
-_PATH_FLAGS = getattr(os, "O_PATH", os.O_RDONLY | os.O_NONBLOCK) | _NOFOLLOW | _CLOEXEC
-_SCRATCH_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+_PATH_FLAGS = getattr(os, "O_PATH", os.O_RDONLY | os.O_NONBLOCK) | NOFOLLOW | _CLOEXEC
+_SCRATCH_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | _CLOEXEC
 # How often a write walks its directories again after a concurrent delete pruned one of them.
 _RETRIES = 64
 _DEFAULT_NAME_MAX = 255
@@ -49,26 +48,7 @@ _DEFAULT_NAME_MAX = 255
 def _supported() -> bool:
     # os.replace shares renameat with os.rename but is missing from supports_dir_fd.
     needed = (os.open, os.stat, os.mkdir, os.rmdir, os.unlink, os.rename)
-    return all(fn in os.supports_dir_fd for fn in needed) and bool(_NOFOLLOW and _DIRECTORY)
-
-
-def _close_all(fds: list[int]) -> None:
-    # fds[0] is the store's own storage descriptor, kept for the life of the store.
-    for fd in fds[1:]:
-        os.close(fd)
-
-
-def _listable(name: str) -> bool:
-    # A file someone else put there whose name no key can produce is not a key.
-    if "\\" in name:
-        return False
-    if name.isascii():
-        return True
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return all(fn in os.supports_dir_fd for fn in needed) and bool(NOFOLLOW and DIRECTORY)
 
 
 class FileSystemDict(Store):
@@ -83,7 +63,7 @@ class FileSystemDict(Store):
     :param scratch_path: Where values are written before the rename; created if missing.
         It must be outside *storage_path* and on the same file system.
     :param durable: Flush each value and its directory to the disk (``fsync``) before a
-        write returns, so it survives a power cut; ``False`` is several times faster.
+        write returns, so it survives a power cut; ``False`` skips the two fsyncs per write.
     :raises ValueError: *scratch_path* is inside *storage_path*, or on another file system.
     """
 
@@ -101,7 +81,7 @@ class FileSystemDict(Store):
         self._scratch_fd = -1
         if not _supported():
             msg = (
-                "FileSystemDict needs the POSIX *at() calls (openat, renameat, O_NOFOLLOW) "
+                "FileSystemDict needs the POSIX *at() calls (openat, renameat, ONOFOLLOW) "
                 "to keep keys inside the storage directory; this platform lacks them"
             )
             raise NotImplementedError(msg)
@@ -109,9 +89,9 @@ class FileSystemDict(Store):
         self._storage = paths.storage
         self._scratch = paths.scratch
         self._durable = bool(durable)
-        self._root_fd = os.open(self._storage, _DIR_FLAGS)
+        self._root_fd = os.open(self._storage, DIR_FLAGS)
         try:
-            self._scratch_fd = os.open(self._scratch, _DIR_FLAGS)
+            self._scratch_fd = os.open(self._scratch, DIR_FLAGS)
         except BaseException:
             os.close(self._root_fd)
             self._root_fd = -1
@@ -167,7 +147,7 @@ class FileSystemDict(Store):
         scratch_fd = self._dir_fd(self._scratch_fd)
         limit = time.time() - older_than
         removed = 0
-        listing = os.open(".", _DIR_FLAGS, dir_fd=scratch_fd)
+        listing = os.open(".", DIR_FLAGS, dir_fd=scratch_fd)
         try:
             with os.scandir(listing) as entries:
                 names = [
@@ -205,113 +185,6 @@ class FileSystemDict(Store):
             raise ValueError(msg)
         return fd
 
-    def _not_a_directory(self, parent: int, name: str, key: str) -> bool:
-        """Why *name* could not be opened as a directory: True if it is a key's file.
-
-        :raises InvalidKeyError: it is a symlink, which is never followed.
-        """
-        try:
-            mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
-        except FileNotFoundError:
-            return False
-        if stat.S_ISLNK(mode):
-            msg = f"key {key!r} goes through the symlink {name!r}; symlinks are never followed"
-            raise InvalidKeyError(msg)
-        return True
-
-    def _open_dirs(self, dirs: list[str], key: str) -> list[int] | None:
-        """Open the directories of *key* for reading; ``None`` if one of them is missing."""
-        fds = [self._dir_fd(self._root_fd)]
-        try:
-            for name in dirs:
-                try:
-                    fds.append(os.open(name, _DIR_FLAGS, dir_fd=fds[-1]))
-                except FileNotFoundError:
-                    _close_all(fds)
-                    return None
-                except OSError as exc:
-                    if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
-                        raise
-                    self._not_a_directory(fds[-1], name, key)
-                    _close_all(fds)
-                    return None
-        except BaseException:
-            _close_all(fds)
-            raise
-        return fds
-
-    def _make_dirs(self, dirs: list[str], key: str) -> tuple[list[int], int | None]:
-        """Open the directories of *key*, creating missing ones.
-
-        Returns the descriptors (the storage directory first) and the index of the first
-        one this call created (``None`` if none: then only the storage directory and the
-        key's own directory may be returned). A ``FileNotFoundError`` means a concurrent
-        delete pruned a directory on the way: the caller walks again.
-        """
-        root = self._dir_fd(self._root_fd)
-        if len(dirs) > 1:
-            # One openat2 through ctypes costs about two plain openat calls, so it only
-            # pays from two directory levels on.
-            try:
-                fd = open_beneath(root, "/".join(dirs), _DIR_FLAGS)
-            except OSError:
-                fd = -1  # missing, a file, a symlink: the walk below sorts it out
-            if fd >= 0:
-                return [root, fd], None
-        fds = [root]
-        first_created: int | None = None
-        try:
-            for name in dirs:
-                parent = fds[-1]
-                try:
-                    fds.append(os.open(name, _DIR_FLAGS, dir_fd=parent))
-                    continue
-                except FileNotFoundError:
-                    pass
-                except OSError as exc:
-                    if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
-                        raise
-                    if self._not_a_directory(parent, name, key):
-                        msg = self._conflict_message(key, dirs, len(fds) - 1)
-                        raise KeyConflictError(msg) from None
-                    raise FileNotFoundError(errno.ENOENT, "directory vanished", name) from None
-                try:
-                    os.mkdir(name, dir_fd=parent)
-                    if first_created is None:
-                        first_created = len(fds)
-                except FileExistsError:
-                    pass
-                fds.append(os.open(name, _DIR_FLAGS, dir_fd=parent))
-        except BaseException:
-            if first_created is not None:
-                # Take back what this call made (a failing mkdir or open further down).
-                self._prune(fds, dirs[: len(fds) - 1])
-            _close_all(fds)
-            raise
-        return fds, first_created
-
-    @staticmethod
-    def _conflict_message(key: str, dirs: list[str], index: int) -> str:
-        holder = "/".join(dirs[: index + 1])
-        return (
-            f"cannot store {key!r}: {holder!r} is a key, and a key cannot also be a directory "
-            f"of other keys; delete {holder!r} first"
-        )
-
-    @staticmethod
-    def _prune(fds: list[int], dirs: list[str]) -> int:
-        """Remove the directories of a key left empty, deepest first; return how many."""
-        removed = 0
-        for index in range(len(dirs) - 1, -1, -1):
-            try:
-                os.rmdir(dirs[index], dir_fd=fds[index])
-            except OSError:
-                # Not empty (another key, or a writer that just created it), or already
-                # removed by another process: either way the pruning stops here.
-                break
-            removed += 1
-        return removed
-
     # -- reading ------------------------------------------------------------------------
 
     def _read(self, key: str) -> bytes:
@@ -326,13 +199,13 @@ class FileSystemDict(Store):
             return self._read_fd(fd, key)
         dirs = key.split("/")
         name = dirs.pop()
-        fds = self._open_dirs(dirs, key)
+        fds = open_dirs(root, dirs, key)
         if fds is None:
             raise KeyError(key)
         try:
             return self._read_at(fds[-1], name, key)
         finally:
-            _close_all(fds)
+            close_all(fds)
 
     @staticmethod
     def _open_error(exc: OSError, key: str) -> BaseException:
@@ -394,13 +267,13 @@ class FileSystemDict(Store):
                 os.close(fd)
         dirs = key.split("/")
         name = dirs.pop()
-        fds = self._open_dirs(dirs, key)
+        fds = open_dirs(root, dirs, key)
         if fds is None:
             return False
         try:
             return self._is_file(fds[-1], name, key)
         finally:
-            _close_all(fds)
+            close_all(fds)
 
     @staticmethod
     def _is_file(parent: int, name: str, key: str) -> bool:
@@ -485,7 +358,7 @@ class FileSystemDict(Store):
         try:
             for _ in range(_RETRIES):
                 try:
-                    fds, first_created = self._make_dirs(dirs, key)
+                    fds, first_created = make_dirs(self._dir_fd(self._root_fd), dirs, key)
                 except FileNotFoundError:
                     continue
                 try:
@@ -508,10 +381,10 @@ class FileSystemDict(Store):
                     return
                 except BaseException:
                     if first_created is not None:
-                        self._prune(fds, dirs)
+                        prune(fds, dirs)
                     raise
                 finally:
-                    _close_all(fds)
+                    close_all(fds)
             msg = f"could not store {key!r}: its directory kept vanishing"
             raise FileNotFoundError(errno.ENOENT, msg)
         finally:
@@ -530,7 +403,7 @@ class FileSystemDict(Store):
     def _delete(self, key: str) -> None:
         dirs = key.split("/")
         name = dirs.pop()
-        fds = self._open_dirs(dirs, key)
+        fds = open_dirs(self._dir_fd(self._root_fd), dirs, key)
         if fds is None:
             raise KeyError(key)
         try:
@@ -541,18 +414,18 @@ class FileSystemDict(Store):
                 os.unlink(name, dir_fd=parent)
             except FileNotFoundError:
                 raise KeyError(key) from None
-            removed = self._prune(fds, dirs) if dirs else 0
+            removed = prune(fds, dirs) if dirs else 0
             if self._durable:
                 os.fsync(fds[len(dirs) - removed])
         finally:
-            _close_all(fds)
+            close_all(fds)
 
     def _pop(self, key: str) -> bytes:
         # Claim the file by renaming it into the scratch directory: of several processes
         # popping one key exactly one wins, and a value written meanwhile is never lost.
         dirs = key.split("/")
         name = dirs.pop()
-        fds = self._open_dirs(dirs, key)
+        fds = open_dirs(self._dir_fd(self._root_fd), dirs, key)
         if fds is None:
             raise KeyError(key)
         try:
@@ -573,12 +446,12 @@ class FileSystemDict(Store):
                 raise
             finally:
                 self._discard(tmp)
-            removed = self._prune(fds, dirs) if dirs else 0
+            removed = prune(fds, dirs) if dirs else 0
             if self._durable:
                 os.fsync(fds[len(dirs) - removed])
             return value
         finally:
-            _close_all(fds)
+            close_all(fds)
 
     # -- listing ------------------------------------------------------------------------
 
@@ -600,54 +473,13 @@ class FileSystemDict(Store):
         if not directories:
             # A descriptor of our own: one shared with other threads would share the
             # directory read position too.
-            return self._scan(os.open(".", _DIR_FLAGS, dir_fd=root), "", partial)
-        fds = self._open_dirs(directories.split("/"), prefix)
+            return scan(os.open(".", DIR_FLAGS, dir_fd=root), "", partial)
+        fds = open_dirs(root, directories.split("/"), prefix)
         if fds is None:
             return iter(())
         start = fds.pop()
-        _close_all(fds)
-        return self._scan(start, directories + "/", partial)
-
-    def _scan(self, fd: int, rel: str, partial: str) -> Iterator[list[str]]:
-        try:
-            files: list[str] = []
-            subdirs: list[str] = []
-            self._read_dir(fd, rel, partial, files, subdirs)
-            yield files
-            for name in subdirs:
-                found: list[str] = []
-                self._collect(fd, name, f"{rel}{name}/", found)
-                yield found
-        finally:
-            os.close(fd)
-
-    def _collect(self, parent: int, name: str, rel: str, found: list[str]) -> None:
-        """Append every key under the directory *name* of *parent* to *found*."""
-        try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
-        except OSError:
-            return  # pruned, or replaced by a symlink or a file, since it was listed
-        try:
-            subdirs: list[str] = []
-            self._read_dir(fd, rel, "", found, subdirs)
-            for sub in subdirs:
-                self._collect(fd, sub, f"{rel}{sub}/", found)
-        finally:
-            os.close(fd)
-
-    @staticmethod
-    def _read_dir(fd: int, rel: str, partial: str, files: list[str], subdirs: list[str]) -> None:
-        # The hot loop of every listing: keep it to the checks that must be made per entry.
-        with os.scandir(fd) as entries:
-            for entry in entries:
-                name = entry.name
-                if partial and not name.startswith(partial):
-                    continue
-                if entry.is_file(follow_symlinks=False):
-                    if (name.isascii() and "\\" not in name) or _listable(name):
-                        files.append(rel + name)
-                elif entry.is_dir(follow_symlinks=False) and _listable(name):
-                    subdirs.append(name)
+        close_all(fds)
+        return scan(start, directories + "/", partial)
 
     # -- lifecycle ------------------------------------------------------------------------
 
