@@ -17,7 +17,7 @@ import pytest
 
 from kv_fs import FileSystemDict
 
-from .conftest import Factory
+Factory = Callable[..., FileSystemDict]
 
 
 def _in_dir(fd: int, directory: str) -> bool:

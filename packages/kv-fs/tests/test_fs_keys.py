@@ -12,7 +12,8 @@ import pytest
 from kv_core import InvalidKeyError
 from kv_fs import FileSystemDict
 
-from .conftest import Factory
+Factory = Callable[..., FileSystemDict]
+
 
 REFUSED = [
     "",

@@ -7,7 +7,7 @@ import pickle
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ import kv_fs
 from kv_core import KeyConflictError
 from kv_fs import SCRATCH_PREFIX, SCRATCH_SUFFIX, FileSystemDict
 
-from .conftest import Factory
+Factory = Callable[..., FileSystemDict]
 
 
 def _files(root: Path) -> list[str]:
