@@ -174,11 +174,19 @@ def test_other_methods_are_405_json(raw, store, method):
     assert "GET" in headers["allow"]
 
 
-def test_wrong_method_on_a_batch_route_is_refused(raw, store):
-    """GET on a batch route is the reserved key _kv/get: a 400, never a read."""
-    assert raw.request("GET", "/_kv/get")[0] == 400
-    assert raw.request("PUT", "/_kv/set", body=b"x")[0] == 400
-    assert raw.request("DELETE", "/openapi.json")[0] == 400
+def test_wrong_method_on_an_api_route_is_405(raw, store):
+    """A wrong method on an API route is a 405 with Allow, never a key operation."""
+    for method, path, allowed in [
+        ("GET", "/_kv/get", "POST"),
+        ("PUT", "/_kv/set", "POST"),
+        ("DELETE", "/openapi.json", "GET"),
+        ("POST", "/_kv/count", "GET"),
+    ]:
+        status, headers, data = raw.request(method, path, body=b"x")
+        assert status == 405
+        assert allowed in headers["allow"]
+        assert raw.error(data)["error"] == "method_not_allowed"
+    assert raw.request("PUT", "/_kv/other", body=b"x")[0] == 400
     assert store.calls == []
 
 

@@ -140,3 +140,26 @@ def test_document_under_a_prefix_names_its_server(store):
         with requests.Session() as session:
             document = session.get(server.url + "/openapi.json", timeout=5).json()
     assert document["servers"] == [{"url": "/kv"}]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    key=st.lists(
+        st.sampled_from(["a", "/", ".", "..", "_kv", "openapi.json", "\x00", "\ufffd", "\u00e9"]),
+        max_size=6,
+    ).map("".join)
+)
+def test_documented_key_pattern_matches_the_key_rules(key):
+    """The key pattern in the document accepts exactly the keys check_key accepts."""
+    import re
+
+    from kv_core import InvalidKeyError
+    from kv_flask import check_key
+    from kv_flask._openapi import KEY_PATTERN
+
+    try:
+        check_key(key)
+        valid = True
+    except InvalidKeyError:
+        valid = False
+    assert bool(re.match(KEY_PATTERN, key)) == valid

@@ -5,16 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from .__about__ import __version__
+from ._keys import MAX_KEY_LENGTH
 
-__all__ = ["openapi_document"]
+__all__ = ["KEY_PATTERN", "openapi_document"]
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
+# The key rules of kv_flask._keys as an ECMA-262 pattern: non-empty segments that are not
+# "." or "..", without NUL or U+FFFD, not starting with a reserved segment.
+_SEGMENT = r"(?!\.\.?(?:/|$))[^/\u0000\uFFFD]+"
+KEY_PATTERN = rf"^(?!(?:_kv|openapi\.json)(?:/|$)){_SEGMENT}(?:/{_SEGMENT})*$"
+_KEY = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": KEY_PATTERN}
 _KEY_LIST = {
     "type": "object",
     "required": ["keys"],
-    "properties": {"keys": {"type": "array", "items": {"type": "string"}}},
+    "properties": {"keys": {"type": "array", "items": _KEY}},
 }
+_BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -35,7 +42,7 @@ def _key_operations() -> dict[str, Any]:
             "and '..' segments, NUL, U+FFFD and the first segments '_kv' and 'openapi.json' "
             "are refused."
         ),
-        "schema": {"type": "string", "minLength": 1},
+        "schema": _KEY,
     }
     etag_header = {"ETag": {"description": "Strong tag of the value", "schema": {"type": "string"}}}
     conditions = [
@@ -60,10 +67,10 @@ def _key_operations() -> dict[str, Any]:
         },
     }
     write = {
-        "summary": "Store the request body as the value",
+        "summary": "Store the request body as the value (no body: the empty value)",
         "parameters": conditions,
         "requestBody": {
-            "required": True,
+            "required": False,
             "content": {"application/octet-stream": {"schema": _BINARY}},
         },
         "responses": {
@@ -82,6 +89,9 @@ def _key_operations() -> dict[str, Any]:
                 "200": {"description": "The key exists", "headers": etag_header},
                 "304": {"description": "The value has the tag given in If-None-Match"},
                 "404": {"description": "Missing"},
+                "400": {"description": "Invalid key"},
+                "401": {"description": "Token missing or wrong"},
+                "503": {"description": "The store is unavailable"},
             },
         },
         "put": {"operationId": "putValue", **write},
@@ -98,7 +108,12 @@ def _key_operations() -> dict[str, Any]:
 def _batch_operations() -> dict[str, Any]:
     values = {
         "type": "object",
-        "additionalProperties": {"type": "string", "contentEncoding": "base64"},
+        "propertyNames": _KEY,
+        "additionalProperties": {
+            "type": "string",
+            "contentEncoding": "base64",
+            "pattern": _BASE64,
+        },
     }
     done = {"204": {"description": "Done"}, **_errors(400, 401, 413, 415, 503)}
     return {
@@ -198,14 +213,29 @@ def openapi_document(url_prefix: str = "", *, auth: bool = False) -> dict[str, A
         ),
         "operationId": "listKeys",
         "parameters": [
-            {"name": "prefix", "in": "query", "required": False, "schema": {"type": "string"}},
+            {
+                "name": "prefix",
+                "in": "query",
+                "required": False,
+                "schema": {
+                    "type": "string",
+                    "maxLength": MAX_KEY_LENGTH,
+                    "pattern": "^[^\\u0000\\uFFFD]*$",
+                },
+            },
             {
                 "name": "limit",
                 "in": "query",
                 "required": False,
                 "schema": {"type": "integer", "minimum": 1},
             },
-            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "next_cursor of the previous page",
+                "schema": {"type": "string", "pattern": _BASE64.replace("+/", "_-")},
+            },
         ],
         "responses": {
             "200": {

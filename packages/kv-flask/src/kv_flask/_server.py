@@ -63,6 +63,15 @@ _FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencod
 _LOCK_STRIPES = 64
 _READ_CHUNK = 64 * 1024
 _KEY_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+_API_ROUTES = {
+    "openapi.json": ["GET", "HEAD"],
+    "_kv/info": ["GET", "HEAD"],
+    "_kv/count": ["GET", "HEAD"],
+    "_kv/get": ["POST"],
+    "_kv/set": ["POST"],
+    "_kv/delete": ["POST"],
+    "_kv/clear": ["POST"],
+}
 
 
 def etag_of(value: bytes) -> str:
@@ -260,6 +269,11 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
             # "x"): an empty segment is refused before routing can reinterpret it.
             return _error_response(400, "invalid_key", "This key is not valid.")
         exc = request.routing_exception
+        if isinstance(exc, MethodNotAllowed):
+            route = request.path[len(state.url_prefix) :].strip("/")
+            if route in _API_ROUTES:
+                # Werkzeug's Allow would add the key route's methods to the API route's.
+                exc = MethodNotAllowed(valid_methods=_API_ROUTES[route])
         if isinstance(exc, HTTPException) and not isinstance(exc, RequestRedirect):
             return _http_exception_response(exc)
         return None
@@ -322,6 +336,9 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
         return _json({"keys": page, "next_cursor": next_cursor})
 
     def one_key(key: str) -> Response:
+        if key in _API_ROUTES:
+            # The path of an API route with a method it does not take: 405, not a bad key.
+            raise MethodNotAllowed(valid_methods=_API_ROUTES[key])
         key = checked(key)
         if request.method in {"GET", "HEAD"}:
             value = read(key)
@@ -417,13 +434,17 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
         )
 
     add("/", list_keys, ["GET"])
-    add("/openapi.json", openapi, ["GET"])
-    add("/_kv/info", info, ["GET"])
-    add("/_kv/count", count, ["GET"])
-    add("/_kv/get", batch_get, ["POST"])
-    add("/_kv/set", batch_set, ["POST"])
-    add("/_kv/delete", batch_delete, ["POST"])
-    add("/_kv/clear", clear, ["POST"])
+    views = {
+        "openapi.json": openapi,
+        "_kv/info": info,
+        "_kv/count": count,
+        "_kv/get": batch_get,
+        "_kv/set": batch_set,
+        "_kv/delete": batch_delete,
+        "_kv/clear": clear,
+    }
+    for path, view in views.items():
+        add(f"/{path}", view, [m for m in _API_ROUTES[path] if m != "HEAD"])
     add("/<kvkey:key>", one_key, _KEY_METHODS)
     return blueprint
 
