@@ -234,3 +234,30 @@ def test_scratch_on_another_file_system_is_refused(tmp_path: Path, other_device_
         FileSystemDict(tmp_path / "data", other_device_dir / "scratch")
     assert "Put the scratch directory on the storage directory" in str(info.value)
     assert not other_device_dir.exists()
+
+
+def test_key_longer_than_path_max(store: FileSystemDict) -> None:
+    """A key of many segments, longer than PATH_MAX as a whole, works on every operation."""
+    key = "/".join([f"{n:02d}" + "x" * 198 for n in range(25)])
+    assert len(key) > 4096
+    store[key] = b"deep"
+    assert key in store
+    assert store[key] == b"deep"
+    assert list(store) == [key]
+    assert list(store.keys_with_prefix(key[:4000])) == [key]
+    assert store.pop(key) == b"deep"
+    assert list(store) == []
+    assert os.listdir(store.path) == []
+
+
+def test_names_no_key_can_have_are_not_listed(store: FileSystemDict) -> None:
+    """Files planted with a backslash or undecodable bytes in the name are not keys."""
+    root = os.fsencode(store.path)
+    for name in (b"back\\slash", b"bad-\xff-utf8", b"ok"):
+        with open(os.path.join(root, name), "wb") as file:
+            file.write(b"planted")
+    os.mkdir(os.path.join(root, b"dir-\xfe"))
+    with open(os.path.join(root, b"dir-\xfe", b"inner"), "wb") as file:
+        file.write(b"planted")
+    assert list(store) == ["ok"]
+    assert len(store) == 1

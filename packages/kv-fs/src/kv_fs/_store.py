@@ -194,7 +194,9 @@ class FileSystemDict(Store):
         try:
             fd = open_beneath(root, key, _READ_FLAGS)
         except OSError as exc:
-            raise self._open_error(exc, key) from None
+            if exc.errno != errno.ENAMETOOLONG:
+                raise self._open_error(exc, key) from None
+            fd = -1  # longer than PATH_MAX as a whole: the walk opens one segment at a time
         if fd >= 0:
             return self._read_fd(fd, key)
         dirs = key.split("/")
@@ -259,7 +261,9 @@ class FileSystemDict(Store):
             error = self._open_error(exc, key)
             if isinstance(error, KeyError):
                 return False
-            raise error from None
+            if exc.errno != errno.ENAMETOOLONG:
+                raise error from None
+            fd = -1
         if fd >= 0:
             try:
                 return stat.S_ISREG(os.fstat(fd).st_mode)
