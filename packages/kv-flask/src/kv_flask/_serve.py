@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import MutableMapping
 from types import TracebackType
@@ -14,6 +15,8 @@ from waitress.server import create_server
 from ._server import DEFAULT_MAX_CONTENT_LENGTH, construct_kv_app
 
 __all__ = ["ServerThread", "make_server", "serve"]
+
+logger = logging.getLogger(__name__)
 
 
 def _socket_map(server: Any) -> dict[int, Any]:
@@ -107,6 +110,14 @@ def serve(
         url_prefix=url_prefix,
         max_content_length=max_content_length,
         list_limit=list_limit,
+    )
+    logger.info(
+        "serving %s on http://%s:%s%s (auth: %s)",
+        type(store).__name__,
+        server.effective_host,
+        server.effective_port,
+        url_prefix,
+        "bearer token" if token else "none",
     )
     try:
         server.run()
