@@ -289,10 +289,11 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
 
     # -- helpers that need the state --------------------------------------------------------
 
+    validate = getattr(store, "validate_key", None)
+
     def checked(key: str) -> str:
         try:
             check_key(key)
-            validate = getattr(store, "validate_key", None)
             if validate is not None:
                 validate(key)
         except (InvalidKeyError, TypeError) as exc:
@@ -309,8 +310,14 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
             raise ApiError(400, "bad_json", "The body must be JSON.") from exc
 
     def read(key: str) -> bytes:
-        with _store_errors():
-            return to_bytes(store[key])
+        try:
+            value = store[key]
+        except KeyError as exc:  # the common miss, without the context manager's cost
+            raise ApiError(404) from exc
+        except Exception:
+            with _store_errors():  # translated, or re-raised as it is
+                raise
+        return to_bytes(value)
 
     # -- routes -------------------------------------------------------------------------------
 
@@ -343,7 +350,7 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
         if request.method in {"GET", "HEAD"}:
             value = read(key)
             tag = etag_of(value)
-            if request.if_none_match.contains(tag):
+            if "If-None-Match" in request.headers and request.if_none_match.contains(tag):
                 response = Response(status=304)
             else:
                 response = Response(value, mimetype="application/octet-stream")
