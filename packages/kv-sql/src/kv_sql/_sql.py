@@ -59,6 +59,7 @@ class Statements:
     latest: str
     insert: str
     insert_seq: str
+    append: str
     prune: str
     tombstone: str
     tombstone_if: str
@@ -102,6 +103,7 @@ class Statements:
             insert_seq=(
                 f"INSERT INTO {t} (label, item, is_deleted, created) VALUES ({p}, {p}, 0, {p}){ret}"
             ),
+            append=f"UPDATE {t} SET item = CONCAT(item, {p}) WHERE sequence_number = {p}",
             prune=f"DELETE FROM {t} WHERE label = {p} AND sequence_number < {p}",
             # One statement: a tombstone only if the latest row is alive, so a missing key
             # writes nothing; parameters: label, created, label.

@@ -36,7 +36,6 @@ _BATCH = 500
 _MYSQL = frozenset({"mysql", "mariadb"})
 _KNOWN = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
 # Bytes that PyMySQL escapes with a backslash, doubling them in the statement it sends.
-_MYSQL_ESCAPED = (b"\x00", b"\\", b"\n", b"\r", b"\x1a", b"'", b'"')
 _STATEMENT_OVERHEAD = 4096
 
 
@@ -244,27 +243,42 @@ class GenericSqlDict(Store):
         msg = f"{type(self).__name__} is a snapshot as of {self._snapshot} UTC: it is read-only"
         raise ReadOnlyError(msg)
 
-    def _check_size(self, key: Any, value: bytes) -> None:
+    def _check_size(self, value: bytes) -> None:
         limit = self._packet_limit
-        if limit is None:
-            return
-        size = len(value)
-        room = limit - _STATEMENT_OVERHEAD - 2 * len(key)
-        if 2 * size <= room:
-            return
-        escaped = size + sum(value.count(byte) for byte in _MYSQL_ESCAPED)
-        if escaped > room:
+        if limit is not None and len(value) > limit - _STATEMENT_OVERHEAD:
             msg = (
-                f"a value of {size} bytes does not fit in the server's max_allowed_packet "
-                f"({limit} bytes); raise it on the server to store larger values"
+                f"a value of {len(value)} bytes does not fit in the server's "
+                f"max_allowed_packet ({limit} bytes); raise it on the server to store it"
             )
             raise ValueTooLargeError(msg)
 
+    def _chunk_size(self, label: Any) -> int | None:
+        """On MySQL, the most value bytes one statement can carry (PyMySQL sends hex)."""
+        limit = self._packet_limit
+        if limit is None:
+            return None
+        return (limit - _STATEMENT_OVERHEAD - 2 * len(label)) // 2
+
     def _insert(self, cur: Any, params: tuple[Any, ...]) -> int:
+        """Insert one row and return its sequence number; in a transaction if chunked."""
+        label, value, created = params
+        step = self._chunk_size(label)
+        if step is not None and len(value) > step:
+            # PyMySQL sends bytes as hex, doubling them: a value over half of the server's
+            # max_allowed_packet is sent in pieces, appended in the same transaction.
+            cur.execute(self._st.insert_seq, (label, value[:step], created))
+            seq = int(cur.lastrowid)
+            for start in range(step, len(value), step):
+                cur.execute(self._st.append, (value[start : start + step], seq))
+            return seq
         cur.execute(self._st.insert_seq, params)
         if self._st.returning:
             return int(cur.fetchone()[0])
         return int(cur.lastrowid)
+
+    def _needs_chunks(self, label: Any, value: bytes) -> bool:
+        step = self._chunk_size(label)
+        return step is not None and len(value) > step
 
     def _tombstone(self, cur: Any, sql: str, params: tuple[Any, ...]) -> int | None:
         cur.execute(sql, params)
@@ -442,9 +456,15 @@ class GenericSqlDict(Store):
         if self._snapshot is not None:
             self._read_only()
         label = key.encode() if self._binary_keys else key
-        if self._packet_limit is not None:
-            self._check_size(label, value)
         params = (label, value, self._now())
+        if self._packet_limit is not None:
+            self._check_size(value)
+            if self._needs_chunks(label, value):
+                chunked = self._insert
+                if self._prune:
+                    chunked = self._insert_and_prune
+                self._transact(lambda cur: chunked(cur, params), begin=True)
+                return
         if not self._prune:
             insert = self._st.insert
 
@@ -454,29 +474,35 @@ class GenericSqlDict(Store):
             self._transact(write, begin=False)
             return
 
-        prune = self._st.prune
+        self._transact(lambda cur: self._insert_and_prune(cur, params), begin=True)
 
-        def write_and_prune(cur: Any) -> None:
-            seq = self._insert(cur, params)
-            cur.execute(prune, (label, seq))
-
-        self._transact(write_and_prune, begin=True)
+    def _insert_and_prune(self, cur: Any, params: tuple[Any, ...]) -> int:
+        seq = self._insert(cur, params)
+        cur.execute(self._st.prune, (params[0], seq))
+        return seq
 
     def _write_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         if self._snapshot is not None:
             self._read_only()
         now = self._now()
         rows = [(self._kp(key), value, now) for key, value in items]
+        big = []
         if self._packet_limit is not None:
-            for label, value, _ in rows:
-                self._check_size(label, value)
+            for row in rows:
+                self._check_size(row[1])
+            big = [row for row in rows if self._needs_chunks(row[0], row[1])]
+            rows = [row for row in rows if not self._needs_chunks(row[0], row[1])]
 
         def write(cur: Any) -> None:
-            first = self._insert(cur, rows[0])
-            if len(rows) > 1:
-                cur.executemany(self._st.insert, rows[1:])
+            ordered = [*big, *rows]
+            first = self._insert(cur, ordered[0])
+            for row in big[1:]:
+                self._insert(cur, row)
+            rest = rows[1:] if not big else rows
+            if rest:
+                cur.executemany(self._st.insert, rest)
             if self._prune:
-                labels = [row[0] for row in rows]
+                labels = [row[0] for row in ordered]
                 for start in range(0, len(labels), _BATCH):
                     chunk = labels[start : start + _BATCH]
                     # Rows older than this batch's first one: never a row of this batch, nor

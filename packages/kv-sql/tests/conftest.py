@@ -1,0 +1,156 @@
+"""Fixtures for kv-sql tests: database URLs, one table per test, dropped afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from kv_core.conformance.services import port_open, service_missing, unique_name
+from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
+
+MYSQL_ENV = "KV_TEST_MYSQL_URL"
+POSTGRES_ENV = "KV_TEST_POSTGRES_URL"
+DEFAULT_MYSQL = "mysql+pymysql://root@127.0.0.1:3306/test"
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+BACKENDS = ("sqlite", "memory", "mariadb", "postgres")
+
+
+def mysql_url() -> str:
+    """The MariaDB/MySQL URL to test against; skips (fails in CI) when unreachable."""
+    url = os.environ.get(MYSQL_ENV, DEFAULT_MYSQL)
+    if not port_open(url):
+        service_missing("MariaDB/MySQL", MYSQL_ENV, f"nothing listens at {url}")
+    return url
+
+
+def postgres_url() -> str:
+    """The PostgreSQL URL to test against; skips (fails in CI) when unreachable."""
+    url = os.environ.get(POSTGRES_ENV, DEFAULT_POSTGRES)
+    if not port_open(url):
+        service_missing("PostgreSQL", POSTGRES_ENV, f"nothing listens at {url}")
+    return url
+
+
+def drop_table(url: str, table: str) -> None:
+    """Drop *table* (if it exists) through a throwaway connection."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            quoted = engine.dialect.identifier_preparer.quote(table)
+            conn.execute(text(f"DROP TABLE IF EXISTS {quoted}"))
+    finally:
+        engine.dispose()
+
+
+class Backend:
+    """One database under test: makes stores on fresh tables and drops them all at the end."""
+
+    def __init__(self, name: str, tmp_path: Path) -> None:
+        self.name = name
+        self.tables: list[tuple[str, str]] = []
+        self.stores: list[GenericSqlDict] = []
+        self.cls: type[GenericSqlDict] = GenericSqlDict
+        if name == "sqlite":
+            self.url = f"sqlite:///{tmp_path / 'kv.db'}"
+        elif name == "memory":
+            self.url = "sqlite://"
+        elif name == "mariadb":
+            self.url, self.cls = mysql_url(), MySqlDict
+        else:
+            self.url, self.cls = postgres_url(), PostgresSqlDict
+
+    @property
+    def server(self) -> bool:
+        """Whether the database is a server (tables must be dropped)."""
+        return self.name in ("mariadb", "postgres")
+
+    def new_table(self) -> str:
+        """A table name no other test uses, dropped at the end of the test."""
+        table = unique_name("kvsql")
+        if self.server:
+            self.tables.append((self.url, table))
+        return table
+
+    def store(self, table: str | None = None, **kwargs: Any) -> GenericSqlDict:
+        """A store on *table* (a new one by default), closed at the end of the test."""
+        made = self.cls(self.url, table or self.new_table(), **kwargs)
+        self.stores.append(made)
+        return made
+
+    def cleanup(self) -> None:
+        """Close every store and drop every table made."""
+        for made in self.stores:
+            with contextlib.suppress(Exception):
+                made.close()
+        for url, table in self.tables:
+            drop_table(url, table)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Each database in turn: SQLite file, SQLite memory, MariaDB, PostgreSQL."""
+    made = Backend(request.param, tmp_path)
+    yield made
+    made.cleanup()
+
+
+@pytest.fixture(params=("sqlite", "mariadb", "postgres"))
+def shared_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """The databases several processes can share: SQLite file, MariaDB, PostgreSQL."""
+    made = Backend(request.param, tmp_path)
+    yield made
+    made.cleanup()
+
+
+@pytest.fixture
+def server_backend_factory(tmp_path: Path) -> Iterator[Callable[[str], Backend]]:
+    """Make a Backend by name; cleaned up after the test."""
+    made: list[Backend] = []
+
+    def make(name: str) -> Backend:
+        made.append(Backend(name, tmp_path))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.cleanup()
+
+
+@pytest.fixture
+def mariadb_backend(tmp_path: Path) -> Iterator[Backend]:
+    """MariaDB/MySQL only."""
+    made = Backend("mariadb", tmp_path)
+    yield made
+    made.cleanup()
+
+
+@pytest.fixture
+def postgres_backend(tmp_path: Path) -> Iterator[Backend]:
+    """PostgreSQL only."""
+    made = Backend("postgres", tmp_path)
+    yield made
+    made.cleanup()
+
+
+@pytest.fixture
+def sqlite_backend(tmp_path: Path) -> Iterator[Backend]:
+    """A SQLite file only."""
+    made = Backend("sqlite", tmp_path)
+    yield made
+    made.cleanup()
+
+
+@pytest.fixture
+def memory_backend(tmp_path: Path) -> Iterator[Backend]:
+    """An in-memory SQLite database only."""
+    made = Backend("memory", tmp_path)
+    yield made
+    made.cleanup()

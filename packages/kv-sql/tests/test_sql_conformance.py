@@ -1,0 +1,85 @@
+"""The shared conformance suite on SQLite (file and memory), MariaDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from kv_core import Capabilities
+from kv_core.conformance import StoreConformance
+from kv_sql import GenericSqlDict
+
+
+def _capabilities(
+    *, persistent: bool = True, invalid: tuple[str, ...] = ()
+) -> Capabilities:
+    return Capabilities(
+        persistent=persistent,
+        processes=persistent,
+        ttl=False,
+        history=True,
+        max_key_length=255,
+        max_value_size=None,
+        empty_key=True,
+        hierarchical_keys=False,
+        invalid_keys=("k" * 256, "\ud800", *invalid),
+    )
+
+
+class _SqlSuite(StoreConformance):
+    backend_name: ClassVar[str]
+    prune: ClassVar[bool] = False
+    stateful_examples = 10
+
+    @pytest.fixture
+    def store_factory(self, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[], Any]]:
+        backend = request.getfixturevalue(f"{self.backend_name}_backend")
+
+        def make() -> GenericSqlDict:
+            return backend.store(prune_on_write=self.prune)
+
+        yield make
+
+    def opener(self, store: Any) -> Callable[[], GenericSqlDict]:
+        return functools.partial(
+            type(store),
+            store.engine.url.render_as_string(hide_password=False),
+            store.table_name,
+            prune_on_write=store.prune_on_write,
+        )
+
+
+class TestSqliteFile(_SqlSuite):
+    backend_name = "sqlite"
+    capabilities = _capabilities()
+
+
+class TestSqliteFilePrune(TestSqliteFile):
+    prune = True
+
+
+class TestSqliteMemory(_SqlSuite):
+    backend_name = "memory"
+    capabilities = _capabilities(persistent=False)
+
+
+class TestMariaDB(_SqlSuite):
+    backend_name = "mariadb"
+    capabilities = _capabilities()
+
+
+class TestMariaDBPrune(TestMariaDB):
+    prune = True
+
+
+class TestPostgres(_SqlSuite):
+    backend_name = "postgres"
+    capabilities = _capabilities(invalid=("a\x00b",))
+
+
+class TestPostgresPrune(TestPostgres):
+    prune = True
