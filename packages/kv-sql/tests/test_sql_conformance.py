@@ -14,9 +14,7 @@ from kv_core.conformance import StoreConformance
 from kv_sql import GenericSqlDict
 
 
-def _capabilities(
-    *, persistent: bool = True, invalid: tuple[str, ...] = ()
-) -> Capabilities:
+def _capabilities(*, persistent: bool = True, invalid: tuple[str, ...] = ()) -> Capabilities:
     return Capabilities(
         persistent=persistent,
         processes=persistent,
@@ -36,13 +34,15 @@ class _SqlSuite(StoreConformance):
     stateful_examples = 10
 
     @pytest.fixture
-    def store_factory(self, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[], Any]]:
+    def store_factory(
+        self, tmp_path: Path, request: pytest.FixtureRequest
+    ) -> Iterator[Callable[[], Any]]:
         backend = request.getfixturevalue(f"{self.backend_name}_backend")
 
         def make() -> GenericSqlDict:
             return backend.store(prune_on_write=self.prune)
 
-        yield make
+        return make
 
     def opener(self, store: Any) -> Callable[[], GenericSqlDict]:
         return functools.partial(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode
 
 from kv_core import InvalidStoreURL, StoreURL, parse_bool
 
@@ -15,21 +15,62 @@ __all__ = ["DEFAULT_TABLE", "open_sql_url"]
 
 DEFAULT_TABLE = "kv"
 
-# kv-sql's own options; every other query parameter goes to the driver through SQLAlchemy.
+# kv-sql's own options, taken out of the URL before SQLAlchemy sees it.
 _OWN = ("table", "key_length", "prune", "snapshot")
-_KEYWORDS = ("serializer", "deserializer", "engine_kwargs")
+_KEYWORDS = ("serializer", "deserializer", "engine_kwargs", "prune_on_write", "snapshot_time")
+# Query parameters passed on to the driver (any other one is refused as a likely typo).
+_DRIVER_OPTIONS = {
+    "sqlite": ("timeout", "uri", "mode", "cache", "nolock", "immutable", "vfs", "modeof"),
+    "mysql": (
+        "charset",
+        "connect_timeout",
+        "read_timeout",
+        "write_timeout",
+        "unix_socket",
+        "init_command",
+        "local_infile",
+        "program_name",
+        "ssl_ca",
+        "ssl_cert",
+        "ssl_key",
+        "ssl_check_hostname",
+        "ssl_verify_cert",
+        "ssl_verify_identity",
+        "ssl_disabled",
+    ),
+    "postgresql": (
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "connect_timeout",
+        "application_name",
+        "options",
+        "target_session_attrs",
+        "client_encoding",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "service",
+        "passfile",
+        "gssencmode",
+        "channel_binding",
+        "host",
+        "port",
+    ),
+}
+_DRIVER_OPTIONS["mariadb"] = _DRIVER_OPTIONS["mysql"]
 
 
-def _split(url: str) -> tuple[str, dict[str, str]]:
-    parts = urlsplit(url)
+def _split(url: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    # Split by hand: urlunsplit would turn sqlite:////abs/path into sqlite://abs/path.
+    base, _, query = url.partition("?")
     own: dict[str, str] = {}
-    rest: list[tuple[str, str]] = []
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name in _OWN:
-            own[name] = value
-        else:
-            rest.append((name, value))
-    return urlunsplit(parts._replace(query=urlencode(rest))), own
+    driver: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        (own if name in _OWN else driver)[name] = value
+    return base, own, driver
 
 
 def _store_class(scheme: str) -> type[GenericSqlDict]:
@@ -50,11 +91,14 @@ def open_sql_url(url: str, **overrides: Any) -> GenericSqlDict:
     ``deserializer``, ``engine_kwargs``, ``prune_on_write``, ``snapshot_time``, ``table_name``.
     """
     parsed = StoreURL.parse(url)
-    database_url, own = _split(url)
+    base, own, driver = _split(url)
     aliases = {"prune_on_write": "prune", "snapshot_time": "snapshot", "table_name": "table"}
     given = {aliases.get(name, name): value for name, value in overrides.items()}
     options: dict[str, Any] = {**own, **given}
-    parsed.refuse_unknown(options, allowed=(*_OWN, *_KEYWORDS))
+    backend = parsed.scheme.split("+", 1)[0]
+    driver_options = _DRIVER_OPTIONS.get(backend, ())
+    parsed.refuse_unknown({**options, **driver}, allowed=(*_OWN, *_KEYWORDS, *driver_options))
+    database_url = f"{base}?{urlencode(driver)}" if driver else base
     try:
         key_length = int(options.get("key_length", 255))
     except (TypeError, ValueError):
