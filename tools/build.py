@@ -1,0 +1,55 @@
+"""Build a wheel and an sdist of every package (or of the ones named) into ``dist/``.
+
+Usage: ``python tools/build.py [PACKAGE ...] [--outdir DIR]``, e.g.
+``python tools/build.py kv-core kv-redis``. Each package is built in isolation by PyPA
+``build``, from its own folder, with its own version, README, license and ``py.typed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ROOT / "packages"
+
+
+def package_names() -> list[str]:
+    """Every distribution in ``packages/``."""
+    return sorted(p.name for p in PACKAGES.iterdir() if (p / "pyproject.toml").is_file())
+
+
+def build(names: list[str], outdir: Path) -> list[Path]:
+    """Build *names* into *outdir*; return the files made."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    before = set(outdir.iterdir())
+    for name in names:
+        print(f"building {name}", file=sys.stderr, flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(outdir)],
+            cwd=PACKAGES / name,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return sorted(set(outdir.iterdir()) - before)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the command."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("packages", nargs="*", help="package names (default: all)")
+    parser.add_argument("--outdir", type=Path, default=ROOT / "dist", help="where to put them")
+    args = parser.parse_args(argv)
+    known = package_names()
+    unknown = sorted(set(args.packages) - set(known))
+    if unknown:
+        parser.error(f"unknown package(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    for path in build(args.packages or known, args.outdir):
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
