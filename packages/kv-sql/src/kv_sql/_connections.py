@@ -44,24 +44,34 @@ _FORKED_AWAY: list[Any] = []
 class Lease:
     """One DB-API connection and cursor lent to one thread (or shared, with its lock)."""
 
-    __slots__ = ("__weakref__", "connection", "cursor", "fairy", "generation", "lock", "used")
+    __slots__ = (
+        "__weakref__",
+        "connection",
+        "cursor",
+        "dialect",
+        "fairy",
+        "generation",
+        "lock",
+        "used",
+    )
 
-    def __init__(self, fairy: Any, generation: int) -> None:
+    def __init__(self, fairy: Any, generation: int, dialect: Any) -> None:
         self.fairy = fairy
+        self.dialect = dialect
         self.connection: Any = fairy.dbapi_connection
         self.cursor: Any = self.connection.cursor()
         self.lock = threading.Lock()
         self.generation = generation
         self.used = time.monotonic()
 
-    def release(self, dialect: Any) -> None:
+    def release(self) -> None:
         """Give the connection back to the pool in the state the pool lent it."""
         fairy, self.fairy = self.fairy, None
         if fairy is None:
             return
         try:
             self.cursor.close()
-            dialect.reset_isolation_level(self.connection)
+            self.dialect.reset_isolation_level(self.connection)
             fairy.close()
         except Exception:
             logger.debug("dropping a connection that failed on release", exc_info=True)
@@ -84,7 +94,7 @@ class Lease:
         # The thread that held this lease has ended: its thread-local storage is gone.
         if self.fairy is not None:
             with contextlib.suppress(Exception):  # nothing sensible to do in a finalizer
-                self.fairy.close()
+                self.release()
 
 
 def driver_error(error: BaseException) -> BaseException:
@@ -159,7 +169,7 @@ class ConnectionLeases:
     def _renew_local(self, old: Lease | None) -> Lease:
         if old is not None:
             self._local.lease = None
-            old.release(self._dialect)
+            old.release()
         lease = self._checkout()
         self._local.lease = lease
         return lease
@@ -185,7 +195,7 @@ class ConnectionLeases:
             if self._setup is not None and not fairy.info.get("kv_sql_ready"):
                 self._setup(connection)
                 fairy.info["kv_sql_ready"] = True
-            lease = Lease(fairy, self._generation)
+            lease = Lease(fairy, self._generation, self._dialect)
         except self._dbapi_error as exc:
             fairy.invalidate(exc)
             msg = f"cannot prepare a database connection: {exc}"
@@ -252,7 +262,7 @@ class ConnectionLeases:
         self._shared = None
         self._local = threading.local()
         for lease in leases:
-            lease.release(self._dialect)
+            lease.release()
 
 
 _LIVE: weakref.WeakSet[ConnectionLeases] = weakref.WeakSet()

@@ -141,11 +141,12 @@ class Statements:
     def _newest(self, where: str) -> str:
         # Live keys: the newest row of each label, by a GROUP BY max() join (several times
         # faster than a window function, and served by the (label, sequence_number) index).
-        at = f" AND created <= {self._p}" if self._snapshot else ""
+        conditions = [c for c in (where, f"created <= {self._p}" if self._snapshot else "") if c]
+        filtered = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         t = self._table
         return (
             f"{t} cur JOIN (SELECT label, MAX(sequence_number) AS seq FROM {t}"
-            f" WHERE {where}{at} GROUP BY label) newest"
+            f"{filtered} GROUP BY label) newest"
             " ON cur.sequence_number = newest.seq WHERE cur.is_deleted = 0"
         )
 
@@ -155,11 +156,11 @@ class Statements:
         where = " AND ".join(
             [*([f"label >= {p}"] if low else []), *([f"label < {p}"] if high else [])]
         )
-        return f"SELECT cur.label FROM {self._newest(where or '1 = 1')}"
+        return f"SELECT cur.label FROM {self._newest(where)}"
 
     def count(self) -> str:
         """Count live labels; parameters: [snapshot time]."""
-        return f"SELECT COUNT(*) FROM {self._newest('1 = 1')}"
+        return f"SELECT COUNT(*) FROM {self._newest('')}"
 
     def read_many(self, n: int) -> str:
         """Labels and values of the live keys among *n* labels; parameters: labels, [time]."""

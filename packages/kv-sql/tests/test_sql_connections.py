@@ -1,0 +1,80 @@
+"""Each thread's connection: held while the thread lives, returned when it ends."""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import warnings
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine
+
+
+def test_ended_threads_give_their_connection_back(shared_backend: Any) -> None:
+    """A thread's connection goes back to the pool when the thread ends."""
+    store = shared_backend.store()
+    store["k"] = b"0"
+    for round_ in range(8):
+        thread = threading.Thread(target=store.__setitem__, args=("k", str(round_)))
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert store.engine.pool.checkedout() == 1  # the main thread's own
+    assert store["k"] == b"7"
+    store.close()
+    assert store.engine.pool.checkedout() == 0
+
+
+def test_user_engine_connections_come_back_unchanged(server_backend_factory: Any) -> None:
+    """Connections lent by a user's Engine are returned out of autocommit mode."""
+    backend = server_backend_factory("mariadb")
+    engine = create_engine(backend.url)
+    try:
+        store = backend.cls(engine, backend.new_table())
+        store["k"] = b"1"
+        store.close()
+        with engine.connect() as conn:
+            assert conn.connection.dbapi_connection.get_autocommit() is False
+    finally:
+        engine.dispose()
+
+
+def test_in_memory_store_is_shared_by_threads(memory_backend: Any) -> None:
+    """An in-memory SQLite store is one database for every thread."""
+    store = memory_backend.store()
+    threads = [threading.Thread(target=store.__setitem__, args=(f"t{n}", b"x")) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(store) == [f"t{n}" for n in range(6)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_opens_its_own_connections(shared_backend: Any) -> None:
+    """After fork the child uses new connections; the parent's keep working."""
+    store = shared_backend.store()
+    store["k"] = b"parent"
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork() in a process with threads; this child only
+        # touches its own new connections.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            store["child"] = b"1"
+            code = 0 if store["k"] == b"parent" else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(0)
+    os.close(write)
+    outcome = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert outcome == b"\x00"
+    assert store["child"] == b"1"
+    assert store["k"] == b"parent"
