@@ -1,4 +1,4 @@
-"""FileSystemDict passes the whole kv conformance suite, with durable writes on."""
+"""FileSystemDict passes the whole kv conformance suite, with durable writes on and off."""
 
 from __future__ import annotations
 
@@ -29,15 +29,15 @@ class TestFileSystemDictConformance(StoreConformance):
         invalid_keys=("", "/abs", "a/../b", "../up", "./a", "a//b", "a/", "a\\b", "a\x00b"),
     )
 
-    @pytest.fixture
+    @pytest.fixture(params=[True, False], ids=["durable", "not-durable"])
     def store_factory(
-        self, tmp_path_factory: pytest.TempPathFactory
+        self, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[Callable[[], FileSystemDict]]:
         made: list[FileSystemDict] = []
 
         def make() -> FileSystemDict:
             base = tmp_path_factory.mktemp("kvfs")
-            made.append(FileSystemDict(base / "data", base / "scratch"))
+            made.append(FileSystemDict(base / "data", base / "scratch", durable=request.param))
             return made[-1]
 
         yield make
