@@ -14,21 +14,13 @@ from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 from .capabilities import Capabilities
+from .memory import MemoryDict
 from .store import Store
 
 __all__ = ["Wrapper", "capabilities_of", "close_all"]
 
-_PLAIN_MAPPING = Capabilities(
-    persistent=False,
-    processes=False,
-    ttl=False,
-    history=False,
-    max_key_length=None,
-    max_value_size=None,
-    empty_key=True,
-    hierarchical_keys=False,
-    invalid_keys=(),
-)
+# A plain dict promises what the in-memory reference store promises.
+_PLAIN_MAPPING = MemoryDict.capabilities
 
 
 def capabilities_of(mapping: MutableMapping[Any, Any]) -> Capabilities:
