@@ -103,6 +103,7 @@ class KvState:
     locks: tuple[threading.Lock, ...] = field(
         default_factory=lambda: tuple(threading.Lock() for _ in range(_LOCK_STRIPES))
     )
+    _checked_token: str | None = field(default=None, repr=False)
 
     def option(self, name: str, default: Any) -> Any:
         """The option *name*: explicit, else ``app.config["KV_" + NAME]``, else *default*."""
@@ -114,7 +115,12 @@ class KvState:
     def token(self) -> str | None:
         """The bearer token every request must carry, or ``None`` for no auth."""
         token = self.option("token", None)
-        return check_token(str(token)) if token else None
+        if not token:
+            return None
+        token = str(token)
+        if token != self._checked_token:
+            self._checked_token = check_token(token)
+        return token
 
     @property
     def max_content_length(self) -> int:
