@@ -1,8 +1,10 @@
 """Build a wheel and an sdist of every package (or of the ones named) into ``dist/``.
 
-Usage: ``python tools/build.py [PACKAGE ...] [--outdir DIR]``, e.g.
+Usage: ``python tools/build.py [PACKAGE ...] [--outdir DIR] [--no-isolation]``, e.g.
 ``python tools/build.py kv-core kv-redis``. Each package is built in isolation by PyPA
 ``build``, from its own folder, with its own version, README, license and ``py.typed``.
+``--no-isolation`` builds with the hatchling installed here instead of a fresh one per
+build, which is several times faster (the packaging tests use it when they can).
 """
 
 from __future__ import annotations
@@ -21,14 +23,24 @@ def package_names() -> list[str]:
     return sorted(p.name for p in PACKAGES.iterdir() if (p / "pyproject.toml").is_file())
 
 
-def build(names: list[str], outdir: Path) -> list[Path]:
+def build(names: list[str], outdir: Path, *, isolation: bool = True) -> list[Path]:
     """Build *names* into *outdir*; return the files made."""
     outdir.mkdir(parents=True, exist_ok=True)
     before = set(outdir.iterdir())
+    options = [] if isolation else ["--no-isolation"]
     for name in names:
         print(f"building {name}", file=sys.stderr, flush=True)
         subprocess.run(
-            [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(outdir)],
+            [
+                sys.executable,
+                "-m",
+                "build",
+                *options,
+                "--sdist",
+                "--wheel",
+                "--outdir",
+                str(outdir),
+            ],
             cwd=PACKAGES / name,
             check=True,
             stdout=subprocess.DEVNULL,
@@ -41,12 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("packages", nargs="*", help="package names (default: all)")
     parser.add_argument("--outdir", type=Path, default=ROOT / "dist", help="where to put them")
+    parser.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="build with the hatchling installed here (faster; it must be installed)",
+    )
     args = parser.parse_args(argv)
     known = package_names()
     unknown = sorted(set(args.packages) - set(known))
     if unknown:
         parser.error(f"unknown package(s) {', '.join(unknown)}; choose from {', '.join(known)}")
-    for path in build(args.packages or known, args.outdir):
+    for path in build(args.packages or known, args.outdir, isolation=not args.no_isolation):
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0
 

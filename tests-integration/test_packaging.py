@@ -1,0 +1,465 @@
+"""The wheels, installed one package at a time into fresh virtual environments.
+
+The wheels and sdists of every package are built once per run (``tools/build.py``, under
+a file lock, shared by the xdist workers). Each installation is a fresh ``python -m venv``
+with ``pip install --find-links <dist> <package>``: the kv packages must come from the
+wheels just built, everything else from the index. Each environment is made once per run
+and shared, under a file lock, by the tests that use it.
+
+They show that a package brings in what it needs and nothing of its siblings' dependencies,
+that it works once installed, and that the conformance suite of the installed kv-core runs
+against the installed backend from a folder outside the repository.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.metadata import Distribution, distributions
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from kv_core.conformance.services import port_open, service_missing
+
+pytestmark = pytest.mark.packaging
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())
+REDIS_URL = os.environ.get("KV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TOOLING = frozenset({"pip", "setuptools", "wheel"})
+
+
+@dataclass(frozen=True)
+class Case:
+    """One installation: what to ``pip install``, and the kv and other packages it asks for.
+
+    Everything installed must be one of *kv*, one of *roots* or what those need in turn.
+    """
+
+    key: str
+    requirement: str
+    kv: frozenset[str]
+    roots: frozenset[str] = frozenset()
+
+
+def make_case(key: str, requirement: str, kv: set[str], roots: set[str] | None = None) -> Case:
+    return Case(key, requirement, frozenset(kv), frozenset(roots or ()))
+
+
+CASES = {
+    case.key: case
+    for case in [
+        make_case("kv-core", "kv-core", {"kv-core"}),
+        make_case(
+            "kv-core-conformance", "kv-core[conformance]", {"kv-core"}, {"pytest", "hypothesis"}
+        ),
+        make_case("kv-fs", "kv-fs", {"kv-core", "kv-fs"}),
+        make_case("kv-redis", "kv-redis", {"kv-core", "kv-redis"}, {"redis"}),
+        make_case("kv-sql", "kv-sql", {"kv-core", "kv-sql"}, {"sqlalchemy"}),
+        make_case(
+            "kv-sql-postgres", "kv-sql[postgres]", {"kv-core", "kv-sql"}, {"sqlalchemy", "psycopg"}
+        ),
+        make_case(
+            "kv-flask", "kv-flask", {"kv-core", "kv-flask"}, {"flask", "requests", "waitress"}
+        ),
+        make_case("kv-cli", "kv-cli", {"kv-core", "kv-cli"}, {"click"}),
+    ]
+    if Requirement(case.requirement).name in PACKAGES
+}
+
+
+def module_of(package: str) -> str:
+    return package.replace("-", "_")
+
+
+def tree_version(package: str) -> str:
+    """The version in the package's ``__about__.py``, read the way hatchling reads it."""
+    about = ROOT / "packages" / package / "src" / module_of(package) / "__about__.py"
+    namespace: dict[str, object] = {}
+    exec(about.read_text(encoding="utf-8"), namespace)
+    return str(namespace["__version__"])
+
+
+@pytest.fixture(scope="session")
+def shared_tmp(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A folder all xdist workers of this run share (the pytest-xdist recipe)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+@pytest.fixture(scope="session")
+def dist(shared_tmp: Path) -> Path:
+    """Wheels and sdists of every package, built once per run by ``tools/build.py``."""
+    out = shared_tmp / "kv-dist"
+    with FileLock(str(shared_tmp / "kv-dist.lock")):
+        if not (out / ".complete").exists():
+            shutil.rmtree(out, ignore_errors=True)
+            # Without isolation when hatchling is here: one build environment per package
+            # and kind would cost more than the rest of the file.
+            fast = [] if importlib.util.find_spec("hatchling") is None else ["--no-isolation"]
+            subprocess.run(
+                [sys.executable, str(ROOT / "tools" / "build.py"), "--outdir", str(out), *fast],
+                check=True,
+                capture_output=True,
+            )
+            (out / ".complete").touch()
+    return out
+
+
+def wheel_of(dist: Path, package: str) -> Path:
+    (wheel,) = dist.glob(f"{module_of(package)}-{tree_version(package)}-*.whl")
+    return wheel
+
+
+class Venv:
+    """A virtual environment made once per run for one :class:`Case`, shared by the tests."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.python = path / "bin" / "python"
+
+    def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> str:
+        env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME"}}
+        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        done = subprocess.run(
+            [str(self.python), *args], cwd=cwd, env=env, capture_output=True, text=True
+        )
+        if check and done.returncode != 0:
+            output = f"{done.stdout[-6000:]}\n{done.stderr[-4000:]}"
+            pytest.fail(f"{' '.join(args)} failed ({done.returncode}):\n{output}")
+        return done.stdout + done.stderr
+
+    def pip_install(self, dist: Path, *requirements: str, report: Path | None = None) -> None:
+        """Install into this environment with the test run's own pip (``pip --python``)."""
+        extra = ["--report", str(report)] if report else []
+        command = [sys.executable, "-m", "pip", "--python", str(self.python), "install", "-q"]
+        command += ["--disable-pip-version-check", "--find-links", str(dist), *extra]
+        done = subprocess.run([*command, *requirements], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(f"pip install {' '.join(requirements)} failed:\n{done.stderr[-4000:]}")
+
+    def distributions(self) -> dict[str, Distribution]:
+        (site,) = self.path.glob("lib/python3*/site-packages")
+        return {canonicalize_name(d.metadata["Name"]): d for d in distributions(path=[str(site)])}
+
+
+def make_venv(shared_tmp: Path, dist: Path, case: Case, *, conformance: bool = False) -> Venv:
+    """The environment of *case*, made (once) with only its requirement installed.
+
+    With *conformance*, ``kv-core[conformance]`` is added afterwards, for running the suite;
+    what the requirement alone brought was saved before, in ``installed.json``.
+    """
+    venv = Venv(shared_tmp / "venvs" / case.key)
+    with FileLock(str(venv.path) + ".lock"):
+        if not (venv.path / "installed.json").exists():
+            shutil.rmtree(venv.path, ignore_errors=True)
+            # Fresh and empty: no pip or setuptools inside, so whatever is there, pip put there
+            # for the requirement (and creating it takes a fraction of a second).
+            subprocess.run(
+                [sys.executable, "-m", "venv", "--without-pip", str(venv.path)], check=True
+            )
+            venv.pip_install(dist, case.requirement, report=venv.path / "report.json")
+            names = sorted(venv.distributions())
+            (venv.path / "installed.json").write_text(json.dumps(names))
+        if conformance and not (venv.path / "conformance.done").exists():
+            venv.pip_install(dist, "kv-core[conformance]")
+            (venv.path / "conformance.done").touch()
+    return venv
+
+
+def reachable(installed: dict[str, Distribution], roots: list[Requirement]) -> set[str]:
+    """Names of the distributions *roots* need, following installed metadata and markers."""
+    seen: set[tuple[str, frozenset[str]]] = set()
+    names: set[str] = set()
+    stack = list(roots)
+    while stack:
+        requirement = stack.pop()
+        name = canonicalize_name(requirement.name)
+        key = (name, frozenset(requirement.extras))
+        if key in seen:
+            continue
+        seen.add(key)
+        names.add(name)
+        found = installed.get(name)
+        for text in (found.requires or []) if found else []:
+            if active(text, requirement.extras or {""}):
+                stack.append(Requirement(text))
+    return names
+
+
+def wheel_metadata(wheel: Path) -> email.message.Message:
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        return email.parser.Parser().parsestr(archive.read(name).decode("utf-8"))
+
+
+# The wheels themselves
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_wheel_carries_version_readme_license_and_types(dist: Path, package: str) -> None:
+    """Each wheel has its own version, its README as description, LICENSE and py.typed."""
+    wheel = wheel_of(dist, package)
+    metadata = wheel_metadata(wheel)
+    readme = (ROOT / "packages" / package / "README.md").read_text(encoding="utf-8")
+
+    assert metadata["Name"] == package
+    assert metadata["Version"] == tree_version(package)
+    assert metadata["Description-Content-Type"] == "text/markdown"
+    assert metadata.get_payload().strip() == readme.strip()
+    assert metadata["License-Expression"] == "MIT"
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert f"{module_of(package)}/py.typed" in names
+    assert f"{module_of(package)}/__about__.py" in names
+    assert not [n for n in names if "/tests/" in n or n.startswith("tests/")]
+    assert (dist / f"{module_of(package)}-{tree_version(package)}.tar.gz").is_file()
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_wheel_asks_for_siblings_by_range(dist: Path, package: str) -> None:
+    """Sibling requirements are ``>=X.Y,<X+1`` ranges that admit the sibling's version."""
+    metadata = wheel_metadata(wheel_of(dist, package))
+    for text in metadata.get_all("Requires-Dist") or []:
+        requirement = Requirement(text)
+        if requirement.name not in PACKAGES:
+            continue
+        specs = {spec.operator: Version(spec.version) for spec in requirement.specifier}
+        assert set(specs) == {">=", "<"}, f"{package}: {text} is not a >=X.Y,<X+1 range"
+        lower, upper = specs[">="], specs["<"]
+        assert upper == Version(str(lower.major + 1)), f"{package}: {text} spans a major"
+        sibling = Version(tree_version(requirement.name))
+        assert sibling in requirement.specifier, f"{package}: {text} excludes {sibling}"
+
+
+# Installing one package
+
+
+@pytest.mark.parametrize("key", sorted(CASES))
+def test_install_brings_only_what_the_package_needs(shared_tmp: Path, dist: Path, key: str) -> None:
+    """pip brings the package, kv-core from dist/ and its own dependencies, nothing else."""
+    case = CASES[key]
+    venv = make_venv(shared_tmp, dist, case)
+    installed = set(json.loads((venv.path / "installed.json").read_text())) - TOOLING
+    report = json.loads((venv.path / "report.json").read_text())
+    metadata = wheel_metadata(wheel_of(dist, Requirement(case.requirement).name))
+
+    kv = {name for name in installed if name.startswith("kv-")}
+    assert kv == case.kv
+    for item in report["install"]:
+        name = canonicalize_name(item["metadata"]["name"])
+        if name in PACKAGES:
+            assert item["download_info"]["url"].startswith(dist.as_uri()), item["download_info"]
+            assert item["metadata"]["version"] == tree_version(name)
+    # What the wheel itself asks for, beyond its kv siblings, is exactly the expected roots:
+    # a new dependency is a decision, made here too.
+    extras = Requirement(case.requirement).extras or {""}
+    asked = [
+        Requirement(text)
+        for text in metadata.get_all("Requires-Dist") or []
+        if canonicalize_name(Requirement(text).name) not in PACKAGES and active(text, extras)
+    ]
+    assert {canonicalize_name(r.name) for r in asked} == case.roots
+    third_party = installed - kv
+    needed = reachable(venv.distributions(), asked)
+    assert third_party <= needed, f"{key} brought what it does not need: {third_party - needed}"
+    assert case.roots <= third_party
+
+
+def active(text: str, extras: set[str]) -> bool:
+    """Whether the requirement *text* applies here when *extras* are asked for."""
+    marker = Requirement(text).marker
+    return marker is None or any(marker.evaluate({"extra": extra}) for extra in extras)
+
+
+# Using what was installed
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A working folder outside the repository, so nothing of the tree can be imported."""
+    assert not tmp_path.resolve().is_relative_to(ROOT)
+    return tmp_path
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix nobody else uses; its keys are deleted afterwards (never FLUSHDB)."""
+    if not port_open(REDIS_URL):
+        service_missing("Redis", "KV_TEST_REDIS_URL", f"nothing listens at {REDIS_URL}")
+    prefix = f"kv-packaging-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
+        if keys:
+            client.unlink(*keys)
+    finally:
+        client.close()
+
+
+ROUND_TRIP = """
+import sys
+import kv_core
+with kv_core.open_store(sys.argv[1]) as store:
+    store["greeting/one"] = b"hello"
+    assert store["greeting/one"] == b"hello", store["greeting/one"]
+    assert list(store) == ["greeting/one"], list(store)
+    del store["greeting/one"]
+    assert len(store) == 0
+print("round trip ok")
+"""
+
+
+def round_trip(venv: Venv, url: str, cwd: Path) -> None:
+    assert "round trip ok" in venv.run("-c", ROUND_TRIP, url, cwd=cwd)
+
+
+# kv-core's command-line mode clears the last store it opened when a test ends, even when the
+# test closed that store itself; stores that refuse calls once closed (kv-fs, kv-sql) then
+# error in teardown. Reported; drop this once kv_core/conformance/command_line.py reopens.
+CLOSED_STORE_TEARDOWN = (
+    "test_random_operations_match_dict",
+    "test_data_survives_reopen",
+    "test_close_is_idempotent",
+)
+
+
+def conformance(venv: Venv, url: str, cwd: Path, *, skip: tuple[str, ...] = ()) -> str:
+    """Run the installed suite against *url*, from *cwd*, quick tests only; its output."""
+    args = ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-x", "-m", "not kv_slow"]
+    if skip:
+        args += ["-k", f"not ({' or '.join(skip)})"]
+    output = venv.run(*args, "--kv-store", url, cwd=cwd)
+    assert " passed" in output, output[-4000:]
+    return output
+
+
+def test_installed_kv_fs_works(shared_tmp: Path, dist: Path, outside: Path) -> None:
+    """kv-fs, installed alone, stores and reads back a value in a temporary folder."""
+    venv = make_venv(shared_tmp, dist, CASES["kv-fs"])
+    round_trip(venv, f"file://{outside}/store?durable=0", outside)
+
+
+def test_installed_kv_fs_passes_the_installed_suite(
+    shared_tmp: Path, dist: Path, outside: Path
+) -> None:
+    """The suite from the installed kv-core runs against installed kv-fs, outside the repo."""
+    venv = make_venv(shared_tmp, dist, CASES["kv-fs"], conformance=True)
+    output = conformance(
+        venv, f"file://{outside}/suite?durable=0", outside, skip=CLOSED_STORE_TEARDOWN
+    )
+    assert "kv store TestCommandLineStore: Capabilities(persistent=True" in output
+
+
+def test_installed_kv_redis_works(
+    shared_tmp: Path, dist: Path, outside: Path, redis_prefix: str
+) -> None:
+    """kv-redis, installed alone, stores and reads back a value on the real Redis."""
+    venv = make_venv(shared_tmp, dist, CASES["kv-redis"])
+    round_trip(venv, f"{REDIS_URL}?prefix={redis_prefix}", outside)
+
+
+def test_installed_kv_redis_passes_the_installed_suite(
+    shared_tmp: Path, dist: Path, outside: Path, redis_prefix: str
+) -> None:
+    """The installed suite runs against installed kv-redis under a private key prefix."""
+    venv = make_venv(shared_tmp, dist, CASES["kv-redis"], conformance=True)
+    conformance(venv, f"{REDIS_URL}?prefix={redis_prefix}", outside)
+
+
+def test_installed_kv_sql_works(shared_tmp: Path, dist: Path, outside: Path) -> None:
+    """kv-sql, installed alone, stores and reads back a value in SQLite."""
+    venv = make_venv(shared_tmp, dist, CASES["kv-sql"])
+    round_trip(venv, f"sqlite:///{outside}/kv.db?table=round_trip", outside)
+
+
+def test_installed_kv_sql_passes_the_installed_suite(
+    shared_tmp: Path, dist: Path, outside: Path
+) -> None:
+    """The installed suite runs against installed kv-sql on SQLite, outside the repo."""
+    venv = make_venv(shared_tmp, dist, CASES["kv-sql"], conformance=True)
+    conformance(
+        venv, f"sqlite:///{outside}/suite.db?table=suite", outside, skip=CLOSED_STORE_TEARDOWN
+    )
+
+
+def test_installed_kv_core_passes_its_own_suite(
+    shared_tmp: Path, dist: Path, outside: Path
+) -> None:
+    """kv-core[conformance] alone runs the suite against its MemoryDict."""
+    venv = make_venv(shared_tmp, dist, CASES["kv-core-conformance"])
+    conformance(venv, "memory://", outside)
+
+
+def test_installed_kv_flask_serves_and_reads(shared_tmp: Path, dist: Path, outside: Path) -> None:
+    """kv-flask, installed alone, serves a MemoryDict and its HTTP client reads it back."""
+    venv = make_venv(shared_tmp, dist, CASES["kv-flask"])
+    script = (
+        "from kv_core import MemoryDict\n"
+        "from kv_flask import FlaskKvDict, ServerThread\n"
+        "with ServerThread(MemoryDict()) as server:\n"
+        "    client = FlaskKvDict(server.url)\n"
+        "    client['a/b'] = b'over http'\n"
+        "    assert client['a/b'] == b'over http'\n"
+        "    client.close()\n"
+        "print('round trip ok')\n"
+    )
+    assert "round trip ok" in venv.run("-c", script, cwd=outside)
+
+
+def test_installed_kv_cli_runs(shared_tmp: Path, dist: Path, outside: Path) -> None:
+    """kv-cli, installed alone, gives a working ``kv`` command with its own version."""
+    venv = make_venv(shared_tmp, dist, CASES["kv-cli"])
+    done = subprocess.run(
+        [str(venv.path / "bin" / "kv"), "--version"], cwd=outside, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert tree_version("kv-cli") in done.stdout
+
+
+# Compatibility with the recorded releases
+
+
+def compat_backends() -> list[str]:
+    found = []
+    for package in PACKAGES:
+        with (ROOT / "packages" / package / "pyproject.toml").open("rb") as file:
+            project = tomllib.load(file)["project"]
+        if package != "kv-core" and "kv.stores" in project.get("entry-points", {}):
+            found.append(package)
+    return found
+
+
+@pytest.mark.compat
+@pytest.mark.parametrize("direction", ["forward", "reverse"])
+@pytest.mark.parametrize("backend", compat_backends())
+def test_backend_works_with_the_recorded_releases(
+    backend: str, direction: str, tmp_path: Path
+) -> None:
+    """tools/compat.py: the backend against the oldest recorded kv-core it admits (forward),
+    or its newest recorded release against kv-core from this tree (reverse)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "compat.py"), backend, "--direction", direction,
+         "--workdir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=280,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "ok: " in done.stdout
