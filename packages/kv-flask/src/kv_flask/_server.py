@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import bisect
 import hashlib
-import hmac
 import json
 import logging
 import threading
@@ -24,7 +23,6 @@ from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -40,6 +38,17 @@ from kv_core import (
 )
 
 from ._errors import ApiError, error_code, error_message
+from ._http import (
+    authorized,
+    decode_cursor,
+    encode_cursor,
+    int_arg,
+    json_response,
+    query,
+    raw_path,
+    read_body,
+    str_list,
+)
 from ._keys import MAX_KEY_LENGTH, check_key, check_prefix, check_token
 from ._openapi import openapi_document
 
@@ -59,9 +68,7 @@ DEFAULT_MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 #: The most keys one listing page returns unless configured otherwise.
 DEFAULT_LIST_LIMIT = 1000
 
-_FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 _LOCK_STRIPES = 64
-_READ_CHUNK = 64 * 1024
 _KEY_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
 _API_ROUTES = {
     "openapi.json": ["GET", "HEAD"],
@@ -268,9 +275,9 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
         if not state.covers(request.path):
             return None
         token = state.token
-        if token is not None and not _authorized(token):
+        if token is not None and not authorized(token):
             return _error_response(401)
-        if "//" in _raw_path():
+        if "//" in raw_path():
             # Servers and Werkzeug's router collapse leading slashes ("//x" would be key
             # "x"): an empty segment is refused before routing can reinterpret it.
             return _error_response(400, "invalid_key", "This key is not valid.")
@@ -307,7 +314,7 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
         return key
 
     def body() -> bytes:
-        return _read_body(state.max_content_length)
+        return read_body(state.max_content_length)
 
     def json_body() -> Any:
         try:
@@ -328,10 +335,10 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
     # -- routes -------------------------------------------------------------------------------
 
     def list_keys() -> Response:
-        args = _query()
+        args = query()
         prefix = args.get("prefix", "")
-        limit = _int_arg(args, "limit", state.list_limit, 1, state.list_limit)
-        after = _decode_cursor(args.get("cursor"))
+        limit = int_arg(args, "limit", state.list_limit, 1, state.list_limit)
+        after = decode_cursor(args.get("cursor"))
         try:
             check_prefix(prefix)
         except InvalidKeyError as exc:
@@ -345,8 +352,8 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
         start = bisect.bisect_right(keys, after) if after is not None else 0
         page = keys[start : start + limit]
         more = start + limit < len(keys)
-        next_cursor = _encode_cursor(page[-1]) if more and page else None
-        return _json({"keys": page, "next_cursor": next_cursor})
+        next_cursor = encode_cursor(page[-1]) if more and page else None
+        return json_response({"keys": page, "next_cursor": next_cursor})
 
     def one_key(key: str) -> Response:
         if key in _API_ROUTES:
@@ -379,7 +386,7 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
         return response
 
     def batch_get() -> Response:
-        keys = [checked(key) for key in _str_list(json_body(), "keys")]
+        keys = [checked(key) for key in str_list(json_body(), "keys")]
         with _store_errors():
             many = getattr(store, "get_many", None)
             if many is not None:
@@ -387,7 +394,7 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
             else:
                 found = {key: store[key] for key in keys if key in store}
         values = {key: base64.b64encode(to_bytes(v)).decode("ascii") for key, v in found.items()}
-        return _json({"values": values})
+        return json_response({"values": values})
 
     def batch_set() -> Response:
         document = json_body()
@@ -411,7 +418,7 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
         return Response(status=204)
 
     def batch_delete() -> Response:
-        keys = [checked(key) for key in _str_list(json_body(), "keys")]
+        keys = [checked(key) for key in str_list(json_body(), "keys")]
         with state.locked(keys), _store_errors():
             many = getattr(store, "delete_many", None)
             if many is not None:
@@ -428,13 +435,13 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
 
     def count() -> Response:
         with _store_errors():
-            return _json({"count": len(store)})
+            return json_response({"count": len(store)})
 
     def info() -> Response:
-        return _json(_info(state))
+        return json_response(_info(state))
 
     def openapi() -> Response:
-        return _json(openapi_document(state.url_prefix, auth=state.token is not None))
+        return json_response(openapi_document(state.url_prefix, auth=state.token is not None))
 
     def add(rule: str, view: Callable[..., Response], methods: list[str]) -> None:
         blueprint.add_url_rule(
@@ -462,31 +469,6 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
     return blueprint
 
 
-def _raw_path() -> str:
-    """The request target's path as the client sent it, when the server tells it."""
-    environ = request.environ
-    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
-    if not isinstance(raw, str):
-        return str(environ.get("PATH_INFO", ""))
-    if not raw.startswith("/"):
-        raw = urlsplit(raw).path  # absolute-form target: http://host/path
-    return raw.partition("?")[0]
-
-
-def _authorized(token: str) -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    try:
-        # WSGI headers are latin-1 strings of the bytes received; compare bytes, in
-        # constant time (compare_digest refuses non-ASCII str).
-        given = credentials.strip().encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return hmac.compare_digest(given, token.encode("ascii"))
-
-
 def _check_conditions(key: str, read: Callable[[str], bytes]) -> None:
     """Answer 412 unless the ``If-Match`` / ``If-None-Match`` headers hold for *key*."""
     if_match = request.if_match
@@ -504,83 +486,6 @@ def _check_conditions(key: str, read: Callable[[str], bytes]) -> None:
     refused = if_none_match.star_tag or if_none_match.contains(current or "")
     if if_none_match and current is not None and refused:
         raise ApiError(412)
-
-
-def _read_body(limit: int) -> bytes:
-    """The request body, whole, or an API error: never a partial or silently empty value."""
-    if request.mimetype in _FORM_TYPES:
-        raise ApiError(415)
-    length = request.content_length
-    if length is not None and length > limit:
-        raise ApiError(413)
-    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    if length is None and chunked and not request.environ.get("wsgi.input_terminated"):
-        # Without a length or a server that marks the end of the input, Werkzeug would read
-        # the body as empty: refuse instead of storing b"".
-        raise ApiError(411)
-    stream = request.stream
-    parts: list[bytes] = []
-    received = 0
-    while True:
-        chunk = stream.read(min(_READ_CHUNK, limit + 1 - received))
-        if not chunk:
-            break
-        parts.append(chunk)
-        received += len(chunk)
-        if received > limit:
-            raise ApiError(413)
-    if length is not None and received != length:
-        raise ApiError(400, "truncated", "The body is shorter than its Content-Length.")
-    return b"".join(parts)
-
-
-def _query() -> dict[str, str]:
-    # Strict decoding: Werkzeug keeps an invalid escape such as %FF as literal text, which
-    # would make "%FF" and "%25FF" the same prefix.
-    query = request.environ.get("QUERY_STRING", "")
-    try:
-        return dict(parse_qsl(query, keep_blank_values=True, errors="strict"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(400, "bad_parameter", "The query string is not valid UTF-8.") from exc
-
-
-def _int_arg(args: dict[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ApiError(400, "bad_parameter", f"{name} must be an integer.") from exc
-    if value < low:
-        raise ApiError(400, "bad_parameter", f"{name} must be at least {low}.")
-    return min(value, high)
-
-
-def _encode_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode("utf-8")).decode("ascii")
-
-
-def _decode_cursor(cursor: str | None) -> str | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.b64decode(cursor.encode("ascii"), altchars=b"-_", validate=True)
-        return raw.decode("utf-8")
-    except (ValueError, UnicodeError) as exc:  # binascii.Error is a ValueError
-        raise ApiError(400, "bad_cursor", "The cursor is not valid.") from exc
-
-
-def _str_list(document: Any, field_name: str) -> list[str]:
-    items = document.get(field_name) if isinstance(document, dict) else None
-    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-        msg = f"Expected {{{field_name!r}: [string, ...]}}."
-        raise ApiError(400, "bad_json", msg)
-    return list(dict.fromkeys(items))
-
-
-def _json(document: Any) -> Response:
-    return Response(json.dumps(document), mimetype="application/json")
 
 
 def _info(state: KvState) -> dict[str, Any]:

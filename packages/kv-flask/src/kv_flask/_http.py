@@ -1,0 +1,141 @@
+"""Reading a request: the raw path, the bearer token, the body, the query and the cursor.
+
+Each helper answers bad input with an :class:`~kv_flask._errors.ApiError`, so the views stay
+about the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from flask import Response, request
+
+from ._errors import ApiError
+
+__all__ = [
+    "authorized",
+    "decode_cursor",
+    "encode_cursor",
+    "int_arg",
+    "json_response",
+    "query",
+    "raw_path",
+    "read_body",
+    "str_list",
+]
+
+_FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
+_READ_CHUNK = 64 * 1024
+
+
+def raw_path() -> str:
+    """The request target's path as the client sent it, when the server tells it."""
+    environ = request.environ
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if not isinstance(raw, str):
+        return str(environ.get("PATH_INFO", ""))
+    if not raw.startswith("/"):
+        raw = urlsplit(raw).path  # absolute-form target: http://host/path
+    return raw.partition("?")[0]
+
+
+def authorized(token: str) -> bool:
+    """Whether the request carries ``Authorization: Bearer <token>``, compared in constant time."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    try:
+        # WSGI headers are latin-1 strings of the bytes received; compare bytes, in
+        # constant time (compare_digest refuses non-ASCII str).
+        given = credentials.strip().encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(given, token.encode("ascii"))
+
+
+def read_body(limit: int) -> bytes:
+    """The request body, whole, or an API error: never a partial or silently empty value."""
+    if request.mimetype in _FORM_TYPES:
+        raise ApiError(415)
+    length = request.content_length
+    if length is not None and length > limit:
+        raise ApiError(413)
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if length is None and chunked and not request.environ.get("wsgi.input_terminated"):
+        # Without a length or a server that marks the end of the input, Werkzeug would read
+        # the body as empty: refuse instead of storing b"".
+        raise ApiError(411)
+    stream = request.stream
+    parts: list[bytes] = []
+    received = 0
+    while True:
+        chunk = stream.read(min(_READ_CHUNK, limit + 1 - received))
+        if not chunk:
+            break
+        parts.append(chunk)
+        received += len(chunk)
+        if received > limit:
+            raise ApiError(413)
+    if length is not None and received != length:
+        raise ApiError(400, "truncated", "The body is shorter than its Content-Length.")
+    return b"".join(parts)
+
+
+def query() -> dict[str, str]:
+    """The query string as a dict, decoded strictly as UTF-8 (400 otherwise)."""
+    # Strict decoding: Werkzeug keeps an invalid escape such as %FF as literal text, which
+    # would make "%FF" and "%25FF" the same prefix.
+    query = request.environ.get("QUERY_STRING", "")
+    try:
+        return dict(parse_qsl(query, keep_blank_values=True, errors="strict"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "bad_parameter", "The query string is not valid UTF-8.") from exc
+
+
+def int_arg(args: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    """Integer query parameter *name*: *default* if absent, 400 below *low*, capped at *high*."""
+    raw = args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ApiError(400, "bad_parameter", f"{name} must be an integer.") from exc
+    if value < low:
+        raise ApiError(400, "bad_parameter", f"{name} must be at least {low}.")
+    return min(value, high)
+
+
+def encode_cursor(key: str) -> str:
+    """The opaque cursor that resumes a listing after *key*."""
+    return base64.urlsafe_b64encode(key.encode("utf-8")).decode("ascii")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    """The key a cursor resumes after; ``None`` for no cursor; 400 for a malformed one."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.b64decode(cursor.encode("ascii"), altchars=b"-_", validate=True)
+        return raw.decode("utf-8")
+    except (ValueError, UnicodeError) as exc:  # binascii.Error is a ValueError
+        raise ApiError(400, "bad_cursor", "The cursor is not valid.") from exc
+
+
+def str_list(document: Any, field_name: str) -> list[str]:
+    """``document[field_name]`` as a list of distinct strings, or a 400."""
+    items = document.get(field_name) if isinstance(document, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        msg = f"Expected {{{field_name!r}: [string, ...]}}."
+        raise ApiError(400, "bad_json", msg)
+    return list(dict.fromkeys(items))
+
+
+def json_response(document: Any) -> Response:
+    """A 200 JSON response."""
+    return Response(json.dumps(document), mimetype="application/json")
