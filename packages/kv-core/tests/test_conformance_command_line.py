@@ -54,3 +54,29 @@ def test_markers_are_registered(pytester: pytest.Pytester) -> None:
     """The suite's markers are known to pytest, so --strict-markers accepts them."""
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.kv_slow*", "@pytest.mark.kv_processes*"])
+
+
+def test_suite_handles_stores_that_refuse_use_after_close(pytester: pytest.Pytester) -> None:
+    """A store that raises once closed (like a file) passes: cleanup uses a fresh handle."""
+    pytester.makepyfile(
+        my_backend="""
+from kv_core import MemoryDict
+
+class Strict(MemoryDict):
+    def _read(self, key):
+        if self.closed:
+            raise ValueError("I/O operation on closed store")
+        return super()._read(key)
+
+    def _clear(self):
+        if self.closed:
+            raise ValueError("I/O operation on closed store")
+        super()._clear()
+
+make = Strict
+"""
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest("--kv-factory", "my_backend:make", "-q", "-p", "no:xdist")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == outcomes.get("errors", 0) == 0

@@ -70,10 +70,15 @@ class TestCommandLineStore(StoreConformance):
             return store
 
         yield fresh
-        if made:
-            made[-1].clear()
         for store in made:
             close_quietly(store)
+        if made:
+            # Through a handle of its own: the test may have closed the ones it used.
+            cleanup = make()
+            try:
+                cleanup.clear()
+            finally:
+                close_quietly(cleanup)
 
     def opener(self, store: MutableMapping[Any, Any]) -> Callable[[], Store]:
         """Open the same URL again; a factory gives no way to reopen."""
