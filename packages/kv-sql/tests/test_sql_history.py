@@ -187,6 +187,8 @@ def timezone_plus_five() -> Any:
         lambda s: s.set_many({"a": b"1"}),
         lambda s: s.delete_many(["k"]),
         lambda s: s.setdefault("new", b"1"),
+        lambda s: s.update({}),
+        lambda s: s.delete_many([]),
     ],
     ids=[
         "set",
@@ -199,6 +201,8 @@ def timezone_plus_five() -> Any:
         "set_many",
         "delete_many",
         "setdefault",
+        "update-empty",
+        "delete_many-empty",
     ],
 )
 def test_snapshot_is_read_only(backend: Any, write: Any) -> None:

@@ -560,6 +560,18 @@ class GenericSqlDict(Store):
             if self._transact(tombstone, begin=self._prune):
                 return item if type(item) is bytes else bytes(item)
 
+    def set_many(self, items: Any) -> None:
+        """Store every pair in one transaction (``ReadOnlyError`` on a snapshot, even if empty)."""
+        if self._snapshot is not None:
+            self._read_only()
+        super().set_many(items)
+
+    def delete_many(self, keys: Any) -> None:
+        """Remove those of *keys* that exist, in one transaction; missing keys are ignored."""
+        if self._snapshot is not None:
+            self._read_only()
+        super().delete_many(keys)
+
     def popitem(self) -> tuple[str, Any]:
         """Remove and return some ``(key, value)`` pair; ``KeyError`` if the store is empty."""
         if self._snapshot is not None:
