@@ -74,8 +74,12 @@ def test_server_urls_pick_their_class(backend: Any) -> None:
 
 
 def test_plain_scheme_without_driver(server_backend_factory: Any) -> None:
-    """mysql:// and postgresql:// work with only kv-sql's extras' drivers installed."""
-    for name, scheme in (("mariadb", "mysql"), ("postgres", "postgresql")):
+    """mysql://, mariadb+pymysql:// and postgresql:// work with kv-sql's extras' drivers."""
+    for name, scheme in (
+        ("mariadb", "mysql"),
+        ("mariadb", "mariadb+pymysql"),
+        ("postgres", "postgresql"),
+    ):
         backend = server_backend_factory(name)
         url = scheme + "://" + backend.url.split("://", 1)[1]
         table = backend.new_table()

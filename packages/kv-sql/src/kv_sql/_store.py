@@ -338,6 +338,8 @@ class GenericSqlDict(Store):
         if len(key) > self._key_length:
             msg = f"key of {len(key)} characters is longer than key_length={self._key_length}"
             raise InvalidKeyError(msg)
+        if key.isascii() and not self._nul_invalid:
+            return
         self._validate_text(key, "key")
 
     def _validate_prefix(self, prefix: str) -> None:
@@ -404,7 +406,10 @@ class GenericSqlDict(Store):
                 params.append(self._kp(upper))
                 high = True
         rows = self._query_all(self._st.keys(low=low, high=high), [*params, *self._at])
-        labels = [self._label(row[0]) for row in rows]
+        if self._binary_keys:
+            labels = [row[0].decode() for row in rows]
+        else:
+            labels = [row[0] for row in rows]
         if prefix:
             labels = [label for label in labels if label.startswith(prefix)]
         return iter(labels)
