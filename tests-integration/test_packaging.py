@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tomllib
 import uuid
 import zipfile
@@ -229,7 +230,20 @@ def test_wheel_carries_version_readme_license_and_types(dist: Path, package: str
     assert f"{module_of(package)}/py.typed" in names
     assert f"{module_of(package)}/__about__.py" in names
     assert not [n for n in names if "/tests/" in n or n.startswith("tests/")]
-    assert (dist / f"{module_of(package)}-{tree_version(package)}.tar.gz").is_file()
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_sdist_carries_version_readme_and_license(dist: Path, package: str) -> None:
+    """Each sdist has its own version in PKG-INFO, its pyproject, README and LICENSE."""
+    stem = f"{module_of(package)}-{tree_version(package)}"
+    with tarfile.open(dist / f"{stem}.tar.gz") as sdist:
+        names = set(sdist.getnames())
+        pkg_info = sdist.extractfile(f"{stem}/PKG-INFO")
+        assert pkg_info is not None
+        metadata = email.parser.Parser().parsestr(pkg_info.read().decode("utf-8"))
+    assert metadata["Version"] == tree_version(package)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        assert f"{stem}/{name}" in names
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -298,21 +312,32 @@ def outside(tmp_path: Path) -> Path:
     return tmp_path
 
 
+# Run with the kv-redis environment's own redis client: the test run needs none of its own.
+DELETE_PREFIX = """
+import sys
+import redis
+client = redis.Redis.from_url(sys.argv[1])
+keys = list(client.scan_iter(match=sys.argv[2] + "*", count=500))
+if keys:
+    client.unlink(*keys)
+client.close()
+"""
+
+
 @pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix nobody else uses; its keys are deleted afterwards (never FLUSHDB)."""
+def redis_venv(shared_tmp: Path, dist: Path) -> Venv:
+    """The environment holding kv-redis alone (and the suite, added after the check)."""
     if not port_open(REDIS_URL):
         service_missing("Redis", "KV_TEST_REDIS_URL", f"nothing listens at {REDIS_URL}")
-    prefix = f"kv-packaging-{uuid.uuid4().hex[:12]}:"
+    return make_venv(shared_tmp, dist, CASES["kv-redis"], conformance=True)
+
+
+@pytest.fixture
+def redis_prefix(redis_venv: Venv) -> Iterator[str]:
+    """A key prefix nobody else uses; its keys are deleted afterwards (never FLUSHDB)."""
+    prefix = f"kv_packaging_{uuid.uuid4().hex[:12]}:"
     yield prefix
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-        if keys:
-            client.unlink(*keys)
-    finally:
-        client.close()
+    redis_venv.run("-c", DELETE_PREFIX, REDIS_URL, prefix)
 
 
 ROUND_TRIP = """
@@ -369,20 +394,16 @@ def test_installed_kv_fs_passes_the_installed_suite(
     assert "kv store TestCommandLineStore: Capabilities(persistent=True" in output
 
 
-def test_installed_kv_redis_works(
-    shared_tmp: Path, dist: Path, outside: Path, redis_prefix: str
-) -> None:
+def test_installed_kv_redis_works(redis_venv: Venv, redis_prefix: str, outside: Path) -> None:
     """kv-redis, installed alone, stores and reads back a value on the real Redis."""
-    venv = make_venv(shared_tmp, dist, CASES["kv-redis"])
-    round_trip(venv, f"{REDIS_URL}?prefix={redis_prefix}", outside)
+    round_trip(redis_venv, f"{REDIS_URL}?prefix={redis_prefix}", outside)
 
 
 def test_installed_kv_redis_passes_the_installed_suite(
-    shared_tmp: Path, dist: Path, outside: Path, redis_prefix: str
+    redis_venv: Venv, redis_prefix: str, outside: Path
 ) -> None:
     """The installed suite runs against installed kv-redis under a private key prefix."""
-    venv = make_venv(shared_tmp, dist, CASES["kv-redis"], conformance=True)
-    conformance(venv, f"{REDIS_URL}?prefix={redis_prefix}", outside)
+    conformance(redis_venv, f"{REDIS_URL}?prefix={redis_prefix}", outside)
 
 
 def test_installed_kv_sql_works(shared_tmp: Path, dist: Path, outside: Path) -> None:

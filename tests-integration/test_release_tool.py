@@ -163,6 +163,21 @@ def test_record_writes_the_current_version_at_head(repo: FakeRepo) -> None:
     assert record(repo)["kv-core"] == {"0.1.0": head}
 
 
+def test_record_changes_nothing_when_a_package_is_not_committed(repo: FakeRepo) -> None:
+    """A package missing from the commit fails the whole record: no file, tag or commit."""
+    repo.add_package("kv-new", code="", test="")
+    before = repo.git("rev-parse", "HEAD")
+
+    done = repo.tool("release.py", "record", "--all")
+
+    assert done.returncode == 1
+    assert "packages/kv-new/src/kv_new/__about__.py" in done.stderr
+    assert record(repo) == {}
+    assert repo.git("tag", "--list") == ""
+    assert repo.git("rev-parse", "HEAD") == before
+    assert repo.git("status", "--porcelain", "--untracked-files=no") == ""
+
+
 # tools/check_changelogs.py
 
 

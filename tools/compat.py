@@ -159,11 +159,14 @@ def _venv(where: Path, requirements: Sequence[str]) -> Path:
     # than seeding every environment with its own pip.
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
     python = where / "bin" / "python"
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
          "--disable-pip-version-check", *requirements],
-        check=True,
+        capture_output=True, text=True, check=False,
     )  # fmt: skip
+    if done.returncode != 0:
+        msg = f"pip install {' '.join(requirements)} failed:\n{done.stderr[-4000:]}"
+        raise ReleaseError(msg)
     return python
 
 
@@ -201,19 +204,23 @@ class Checker:
         self.full = full
         self.force = force
         self.record = load_record(root)
-        self._current: dict[str, Path] = {}
+        self._wheels: dict[str, Path] = {}
 
     def current_wheel(self, name: str) -> Path:
         """The wheel of *name* as it is in the working tree."""
-        if name not in self._current:
+        if name not in self._wheels:
             source = self.root / "packages" / name
-            self._current[name] = _build_wheel(source, self.work / "wheels" / "current" / name)
-        return self._current[name]
+            self._wheels[name] = _build_wheel(source, self.work / "wheels" / "current" / name)
+        return self._wheels[name]
 
     def recorded_wheel(self, name: str, commit: str) -> Path:
         """The wheel of *name* built from ``packages/<name>`` at *commit*."""
-        tree = _export(self.root, commit, [f"packages/{name}"], self.work / f"{name}-{commit}")
-        return _build_wheel(tree / "packages" / name, self.work / "wheels" / commit / name)
+        key = f"{name}@{commit}"
+        if key not in self._wheels:
+            tree = _export(self.root, commit, [f"packages/{name}"], self.work / key)
+            wheel = _build_wheel(tree / "packages" / name, self.work / "wheels" / key)
+            self._wheels[key] = wheel
+        return self._wheels[key]
 
     def forward(self, name: str) -> Outcome:
         """*name* from the working tree against the oldest recorded kv-core it admits."""
@@ -266,7 +273,7 @@ class Checker:
         tree = _export(
             self.root, commit, [f"packages/{name}", "pyproject.toml"], self.work / f"old-{name}"
         )
-        backend = _build_wheel(tree / "packages" / name, self.work / "wheels" / commit / name)
+        backend = _build_wheel(tree / "packages" / name, self.work / "wheels" / f"old-{name}")
         return self._check(
             label,
             core=self.current_wheel(CORE),
@@ -324,7 +331,11 @@ def run_checks(
     outcomes = []
     for name in names:
         for direction in directions:
-            outcome = checker.forward(name) if direction == "forward" else checker.reverse(name)
+            check = checker.forward if direction == "forward" else checker.reverse
+            try:
+                outcome = check(name)
+            except (ReleaseError, subprocess.CalledProcessError) as exc:
+                outcome = Outcome(f"{name} ({direction})", False, str(exc))
             state = "ok" if outcome.ok else "FAILED"
             print(f"{state}: {outcome.name}: {outcome.message}", flush=True)
             outcomes.append(outcome)

@@ -312,32 +312,35 @@ def record_current(
     """Record the version each of *names* has at *rev*, without bumping it."""
     commit = git(root, "rev-parse", "--verify", f"{rev}^{{commit}}")
     record = load_record(root)
-    changed: list[str] = []
-    root_changelog = root / "CHANGELOG.md"
+    new: list[tuple[str, str]] = []
+    # Read every version before writing anything, so one bad package changes nothing.
     for name in names:
-        package = Package(root, name)
-        version = package.version_at(commit)
+        version = Package(root, name).version_at(commit)
         parse_version(version)
         known = record.get(name, {}).get(version)
         if known:
             # A release's commit never moves: recording again later must not rewrite it.
             print(f"{name} {version} is already recorded at {known[:12]}; left as it is")
-            continue
-        record.setdefault(name, {})[version] = commit
-        text = root_changelog.read_text(encoding="utf-8") if root_changelog.is_file() else ""
+        else:
+            new.append((name, version))
+    if not new:
+        return
+    root_changelog = root / "CHANGELOG.md"
+    text = root_changelog.read_text(encoding="utf-8") if root_changelog.is_file() else ""
+    # Each line goes first in the Releases section: add them last to first.
+    for name, version in reversed(new):
         if tag_name(name, version) not in text:
-            line = release_line(name, version, date)
-            root_changelog.write_text(add_release_line(text or "# Changelog\n", line), "utf-8")
-            changed.append("CHANGELOG.md")
+            text = add_release_line(text or "# Changelog\n", release_line(name, version, date))
+    root_changelog.write_text(text, encoding="utf-8")
+    for name, version in new:
+        record.setdefault(name, {})[version] = commit
         if tag and use_git and not git(root, "tag", "--list", tag_name(name, version)):
             git(root, "tag", "-a", tag_name(name, version), "-m", f"{name} {version}", commit)
         print(f"recorded {name} {version} at {commit[:12]}")
     save_record(root, record)
     if use_git:
-        paths = sorted({RECORD.as_posix(), *changed})
-        if git(root, "status", "--porcelain", "--", *paths):
-            listed = ", ".join(names)
-            commit_files(root, f"Record the released versions of {listed}", paths)
+        listed = ", ".join(f"{name} {version}" for name, version in new)
+        commit_files(root, f"Record released {listed}", [RECORD.as_posix(), "CHANGELOG.md"])
 
 
 def _record_command(args: Sequence[str], today: str) -> None:
