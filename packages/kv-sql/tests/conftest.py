@@ -79,9 +79,11 @@ class Backend:
             self.tables.append((self.url, table))
         return table
 
-    def store(self, table: str | None = None, **kwargs: Any) -> GenericSqlDict:
+    def store(
+        self, table: str | None = None, *, url_or_engine: Any = None, **kwargs: Any
+    ) -> GenericSqlDict:
         """A store on *table* (a new one by default), closed at the end of the test."""
-        made = self.cls(self.url, table or self.new_table(), **kwargs)
+        made = self.cls(url_or_engine or self.url, table or self.new_table(), **kwargs)
         self.stores.append(made)
         return made
 

@@ -78,3 +78,29 @@ def test_forked_child_opens_its_own_connections(shared_backend: Any) -> None:
     assert outcome == b"\x00"
     assert store["child"] == b"1"
     assert store["k"] == b"parent"
+
+
+def test_two_stores_on_one_memory_engine_share_its_lock(memory_backend: Any) -> None:
+    """Two stores on one in-memory engine, used by threads at once, never mix transactions."""
+    first = memory_backend.store(prune_on_write=True)
+    second = memory_backend.store(url_or_engine=first.engine, prune_on_write=True)
+    errors: list[BaseException] = []
+
+    def work(store: Any, name: str) -> None:
+        try:
+            for index in range(100):
+                store.set_many({f"{name}{index % 7}": b"x", "common": name.encode()})
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=work, args=(store, name))
+        for store, name in ((first, "a"), (second, "b"), (first, "c"), (second, "d"))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(first) == 15
+    assert len(second) == 15

@@ -183,9 +183,13 @@ def test_mixed_case_and_long_table_names(backend: Any) -> None:
 
 def test_two_tables_in_one_database(backend: Any) -> None:
     """Two stores on two tables of one database do not see each other's keys."""
-    if backend.name == "memory":
-        pytest.skip("each sqlite:// engine is its own database")
     first = backend.store()
-    second = backend.store()
+    # On "sqlite://" another URL store would be another database: share the engine.
+    second = (
+        backend.store(url_or_engine=first.engine) if backend.name == "memory" else backend.store()
+    )
     first["k"] = b"1"
-    assert "k" not in second
+    second["k"] = b"2"
+    assert first["k"] == b"1"
+    second.close()
+    assert first["k"] == b"1"  # closing one store leaves the other working

@@ -28,7 +28,14 @@ from sqlalchemy.engine import Engine
 
 from kv_core import StoreUnavailable
 
-__all__ = ["IDLE_SECONDS", "ConnectionLeases", "Lease", "driver_error", "is_retryable"]
+__all__ = [
+    "IDLE_SECONDS",
+    "ConnectionLeases",
+    "Lease",
+    "driver_error",
+    "is_retryable",
+    "leases_for",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +145,7 @@ class ConnectionLeases:
         self._generation = 0
         self._setup = setup
         self._closed = False
+        self.users = 0
         self._pid = os.getpid()
         _LIVE.add(self)
 
@@ -253,6 +261,14 @@ class ConnectionLeases:
         self._leases = weakref.WeakSet()
         self._engine.dispose(close=False)
 
+    def done(self) -> None:
+        """One store stops using these connections; the last one closes them."""
+        with _SHARED_LOCK:
+            self.users -= 1
+            last = self.users <= 0
+        if last:
+            self.close()
+
     def close(self) -> None:
         """Return every lease to the pool; later calls raise ``StoreUnavailable``."""
         self._closed = True
@@ -274,3 +290,21 @@ def _child_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_child_after_fork)
+
+
+# In-memory SQLite: every store on one engine must share its one connection *and* its lock,
+# or two stores would interleave their transactions on it.
+_SHARED: weakref.WeakKeyDictionary[Engine, ConnectionLeases] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def leases_for(engine: Engine, *, shared: bool, setup: Any = None) -> ConnectionLeases:
+    """The connections a new store on *engine* uses; release them with ``done()``."""
+    with _SHARED_LOCK:
+        leases = _SHARED.get(engine) if shared else None
+        if leases is None or leases._closed:
+            leases = ConnectionLeases(engine, shared=shared, setup=setup)
+            if shared:
+                _SHARED[engine] = leases
+        leases.users += 1
+        return leases

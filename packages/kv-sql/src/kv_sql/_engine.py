@@ -11,13 +11,14 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from kv_core import InvalidStoreURL, StoreUnavailable, redact_url
 
 from ._connections import driver_error, is_retryable
 from ._schema import build_table
 
-__all__ = ["create_table", "is_memory_sqlite", "make_engine", "sqlite_setup"]
+__all__ = ["create_table", "create_table_ddl", "is_memory_sqlite", "make_engine", "sqlite_setup"]
 
 logger = logging.getLogger(__name__)
 
@@ -131,3 +132,11 @@ def create_table(engine: Engine, table_name: str, key_length: int, *, wal: bool)
         cause = driver_error(exc)
         msg = f"cannot reach the database to open table {table_name!r}: {cause}"
         raise StoreUnavailable(msg) from cause
+
+
+def create_table_ddl(engine: Engine, table_name: str, key_length: int) -> list[str]:
+    """``CREATE TABLE IF NOT EXISTS`` and its indexes, as SQL text for *engine*'s dialect."""
+    table = build_table(table_name, key_length, engine.dialect.name)
+    statements: list[CreateTable | CreateIndex] = [CreateTable(table, if_not_exists=True)]
+    statements += [CreateIndex(index, if_not_exists=True) for index in table.indexes]
+    return [str(statement.compile(dialect=engine.dialect)) for statement in statements]

@@ -22,8 +22,14 @@ from kv_core import (
 )
 from kv_core.codec import Deserializer, Serializer
 
-from ._connections import ConnectionLeases, is_retryable
-from ._engine import create_table, is_memory_sqlite, make_engine, sqlite_setup
+from ._connections import ConnectionLeases, is_retryable, leases_for
+from ._engine import (
+    create_table,
+    create_table_ddl,
+    is_memory_sqlite,
+    make_engine,
+    sqlite_setup,
+)
 from ._schema import validate_table_name
 from ._sql import Statements, prefix_bounds
 
@@ -143,15 +149,21 @@ class GenericSqlDict(Store):
         self._owns_leases = _leases is None
         try:
             if _leases is None:
-                create_table(
-                    engine, table_name, key_length, wal=name == "sqlite" and not self._memory
-                )
+                if not self._memory:
+                    create_table(engine, table_name, key_length, wal=name == "sqlite")
                 setup = sqlite_setup if name == "sqlite" and not self._memory else None
-                _leases = ConnectionLeases(engine, shared=self._memory, setup=setup)
+                _leases = leases_for(engine, shared=self._memory, setup=setup)
             self._leases = _leases
+            if self._memory and self._owns_leases:
+                # Through the one shared connection, under its lock: another store on this
+                # engine may be in the middle of a transaction on it.
+                ddl = create_table_ddl(engine, table_name, key_length)
+                self._transact(lambda cur: [cur.execute(sql) for sql in ddl], begin=False)
             if name in _MYSQL:
                 self._packet_limit = int(self._query_one("SELECT @@max_allowed_packet", ()))
         except BaseException:
+            if self._owns_leases and _leases is not None:
+                _leases.done()
             self._dispose()
             raise
 
@@ -597,7 +609,7 @@ class GenericSqlDict(Store):
 
     def _close(self) -> None:
         if self._owns_leases:
-            self._leases.close()
+            self._leases.done()
         self._dispose()
 
     def _describe(self) -> str:
