@@ -224,3 +224,34 @@ def test_closed_store_raises_store_unavailable(backend: Any) -> None:
     store.close()
     with pytest.raises(StoreUnavailable):
         store["k"]
+
+
+def test_idle_connection_is_pinged_before_use(
+    mariadb_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection idle past the threshold goes back through the pool's pre-ping.
+
+    So a connection the server dropped while idle is replaced without an error.
+    """
+    from kv_sql import _connections
+
+    store = mariadb_backend.store()
+    store["k"] = b"1"
+    connection_id = int(store._query_one("SELECT CONNECTION_ID()", ()))
+    parts = urlsplit(mariadb_backend.url)
+    admin = pymysql.connect(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        database=parts.path.lstrip("/"),
+    )
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"KILL {connection_id}")
+    finally:
+        admin.close()
+    monkeypatch.setattr(_connections, "IDLE_SECONDS", 0.0)
+    assert store["k"] == b"1"  # pinged, found dead, replaced: no StoreUnavailable
+    assert int(store._query_one("SELECT CONNECTION_ID()", ())) != connection_id
+    assert store.engine.pool.checkedout() == 1
