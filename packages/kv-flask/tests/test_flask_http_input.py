@@ -233,3 +233,11 @@ def test_unknown_route_outside_keys_is_json_404(raw):
     assert status == 404
     assert raw.error(data)["error"] == "not_found"
     assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_huge_declared_length_is_refused_before_the_body_is_read(server, store):
+    """A Content-Length far over the limit is refused at once; nothing waits for the body."""
+    head = b"PUT /k HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n"
+    answer = _send_raw(server.port, head + b"x" * 1000)
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert store._data == {}
