@@ -96,7 +96,10 @@ def proxy_factory() -> Any:
         proxy = _Proxy(parts.hostname or "127.0.0.1", parts.port or 0)
         proxy.start()
         made.append(proxy)
-        user = f"{parts.username}@" if parts.username else ""
+        user = parts.username or ""
+        if parts.password:
+            user += f":{parts.password}"
+        user += "@" if user else ""
         proxied = f"{parts.scheme}://{user}127.0.0.1:{proxy.port}{parts.path}"
         return proxy, proxied
 
