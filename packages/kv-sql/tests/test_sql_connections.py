@@ -104,3 +104,23 @@ def test_two_stores_on_one_memory_engine_share_its_lock(memory_backend: Any) -> 
     assert errors == []
     assert len(first) == 15
     assert len(second) == 15
+
+
+def test_interrupted_transaction_drops_its_connection(backend: Any) -> None:
+    """A write interrupted mid-transaction leaves no open transaction behind."""
+    store = backend.store(prune_on_write=True)
+    store["k"] = b"1"
+    original = store._insert
+
+    def interrupted(cur: Any, params: Any) -> int:
+        original(cur, params)
+        raise KeyboardInterrupt
+
+    store._insert = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        store["k"] = b"2"
+    del store._insert
+    assert store["k"] == b"1"  # rolled back
+    store["k"] = b"3"
+    assert store["k"] == b"3"
+    assert [v.value for v in store.history("k")] == [b"3"]

@@ -219,6 +219,11 @@ class ConnectionLeases:
         after dropping the connection so the next call checks out a fresh one; return for
         other errors, which the caller re-raises.
         """
+        if not isinstance(error, Exception):
+            # Interrupted (KeyboardInterrupt ...) mid-statement: the connection may hold an
+            # open transaction or unread results, so it is not used again.
+            self._drop(lease, None)
+            return
         error = driver_error(error)
         if not isinstance(error, self._dbapi_error):
             if isinstance(error, OSError | EOFError):
@@ -234,14 +239,20 @@ class ConnectionLeases:
             logger.debug("is_disconnect failed", exc_info=True)
         if disconnect or isinstance(error, dbapi.OperationalError | dbapi.InterfaceError):
             self._drop(lease, error)
-            if disconnect:
+            if disconnect and not self._shared_mode:
                 # The server may have restarted: every held connection is suspect, so each
                 # thread checks its lease out again (with the pool's pre-ping) next time.
                 self._generation += 1
             msg = f"database unavailable: {error}"
             raise StoreUnavailable(msg) from error
 
-    def _drop(self, lease: Lease, error: BaseException) -> None:
+    def _drop(self, lease: Lease, error: BaseException | None) -> None:
+        if self._shared_mode:
+            # The one connection *is* the in-memory database: closing it would lose every
+            # key. End whatever transaction it may be in, and keep it.
+            with contextlib.suppress(Exception):
+                lease.cursor.execute("ROLLBACK")
+            return
         if lease is self._shared:
             self._shared = None
         elif getattr(self._local, "lease", None) is lease:

@@ -204,7 +204,7 @@ class GenericSqlDict(Store):
                 cur = lease.cursor
                 cur.execute(sql, params)
                 row = cur.fetchone()
-            except Exception as exc:
+            except BaseException as exc:
                 self._leases.failed(lease, exc)
                 raise
         return None if row is None else row[0]
@@ -216,7 +216,7 @@ class GenericSqlDict(Store):
                 cur = lease.cursor
                 cur.execute(sql, tuple(params))
                 rows: list[Any] = cur.fetchall()
-            except Exception as exc:
+            except BaseException as exc:
                 self._leases.failed(lease, exc)
                 raise
         return rows
@@ -235,11 +235,13 @@ class GenericSqlDict(Store):
                     if begin:
                         cur.execute(st.commit)
                     return result
-                except Exception as exc:
+                except BaseException as exc:
                     if begin:
                         self._rollback(cur)
-                    if isinstance(exc, KeyError) or not (
-                        attempt + 1 < _ATTEMPTS and is_retryable(self._dialect_name, exc)
+                    if (
+                        not isinstance(exc, Exception)
+                        or isinstance(exc, KeyError)
+                        or not (attempt + 1 < _ATTEMPTS and is_retryable(self._dialect_name, exc))
                     ):
                         self._leases.failed(lease, exc)
                         raise
@@ -384,7 +386,7 @@ class GenericSqlDict(Store):
                 cur = lease.cursor
                 cur.execute(self._st.get, params)
                 row = cur.fetchone()
-            except Exception as exc:
+            except BaseException as exc:
                 self._leases.failed(lease, exc)
                 raise
         if row is None or row[1]:
