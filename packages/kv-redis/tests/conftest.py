@@ -17,19 +17,12 @@ from typing import Any
 
 import pytest
 import redis
-from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
-from redis.retry import Retry
 
 from kv_core.conformance.services import port_open, service_missing, unique_name
 
 REDIS_URL = os.environ.get("KV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TIMEOUTS: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
-
-
-def no_retry() -> Retry:
-    """A redis-py retry policy that never retries, so a down server fails at once."""
-    return Retry(NoBackoff(), 0)
 
 
 def escape_glob(raw: bytes) -> bytes:
@@ -217,13 +210,24 @@ class Cluster:
             raise
 
     def _wait_ok(self) -> None:
+        # cluster_state:ok on one node is not enough: until every node maps every slot
+        # the same way, clients get MOVED replies and refresh their maps mid-test.
         deadline = time.monotonic() + 30
-        for server in self.servers:
-            with redis.Redis(port=server.port, **TIMEOUTS) as node:
-                while node.cluster("INFO").get("cluster_state") not in ("ok", b"ok"):
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("the test cluster never reached cluster_state:ok")
-                    time.sleep(0.1)
+        nodes = [redis.Redis(port=server.port, **TIMEOUTS) for server in self.servers]
+        try:
+            while True:
+                states = [node.cluster("INFO").get("cluster_state") for node in nodes]
+                maps = [sorted(map(repr, node.execute_command("CLUSTER SLOTS"))) for node in nodes]
+                if all(state in ("ok", b"ok") for state in states) and all(
+                    m == maps[0] for m in maps
+                ):
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the test cluster never settled on one slot map")
+                time.sleep(0.1)
+        finally:
+            for node in nodes:
+                node.close()
 
     @property
     def url(self) -> str:
@@ -261,9 +265,3 @@ def cluster_client(cluster: Cluster) -> Iterator[RedisCluster]:
 def unlink() -> Callable[[Any, bytes], None]:
     """The cleanup helper: ``unlink(client, prefix)`` removes keys starting with prefix."""
     return unlink_prefix
-
-
-@pytest.fixture
-def retry_never() -> Callable[[], Retry]:
-    """Make a redis-py retry policy that never retries."""
-    return no_retry

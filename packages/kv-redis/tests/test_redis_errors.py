@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis
 from redis import exceptions as rx
+from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from kv_core import StoreUnavailable
@@ -48,7 +49,7 @@ def dead_client(port: int, **kwargs: Any) -> redis.Redis:
     options: dict[str, Any] = {
         "socket_timeout": 0.5,
         "socket_connect_timeout": 0.5,
-        "retry": Retry(__import__("redis.backoff").backoff.NoBackoff(), 0),
+        "retry": Retry(NoBackoff(), 0),
     }
     options.update(kwargs)
     return redis.Redis(port=port, **options)
@@ -122,7 +123,7 @@ def test_pop_is_sent_once(
     # A spy on what goes out on the wire; the fault itself (a server that does not answer
     # writes while connections and reads still work) is real: CLIENT PAUSE ... WRITE.
     monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting_send)
-    retrying = Retry(__import__("redis.backoff").backoff.NoBackoff(), 3)
+    retrying = Retry(NoBackoff(), 3)
     with (
         redis.Redis(port=server.port, socket_timeout=0.3, retry=retrying) as client,
         redis.Redis(port=server.port, socket_timeout=2) as admin,

@@ -16,6 +16,7 @@ __all__ = [
     "RAW",
     "Client",
     "call_once",
+    "close_client",
     "describe_client",
     "group_by_slot",
     "is_cluster",
@@ -87,6 +88,19 @@ def call_once(client: Any, key: bytes, *args: Any) -> Any:
             # cluster client, which follows redirects and refreshes its slot map, is safe.
             return client.execute_command(*args, **RAW)
     return _call_once_standalone(client, *args)
+
+
+def close_client(client: Any) -> None:
+    """Close *client* and every connection it opened."""
+    client.close()
+    if is_cluster(client):
+        # RedisCluster.from_url builds its node clients on pools they do not own, so
+        # close() leaves those sockets open (redis-py 8.1); the startup nodes may also
+        # hold clients outside the slot map. Disconnect every pool explicitly.
+        manager = client.nodes_manager
+        for node in (*manager.nodes_cache.values(), *manager.startup_nodes.values()):
+            if node.redis_connection is not None:
+                node.redis_connection.connection_pool.disconnect()
 
 
 def group_by_slot(keys: Iterable[bytes]) -> dict[int, list[bytes]]:

@@ -54,23 +54,6 @@ class Namespace:
         """The bytes the server stores *key* under."""
         return self.raw_prefix + key.encode("utf-8")
 
-    def user_key(self, server_key: bytes, listed: bytes) -> str | None:
-        """The user's key for *server_key*, or ``None`` if it is not one of ours.
-
-        *listed* is the full server-side prefix being listed (our prefix plus the user's
-        listing prefix). SCAN's pattern already asked for it, but the check is repeated here
-        so that no pattern subtlety can ever leak a foreign key. Keys that are not valid
-        UTF-8 cannot have been written by this store and cannot be addressed with a ``str``,
-        so they are skipped.
-        """
-        if not server_key.startswith(listed):
-            return None
-        try:
-            # Slice, not lstrip: lstrip removes characters, not a prefix.
-            return server_key[len(self.raw_prefix) :].decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-
     def scan_pattern(self, listed: bytes) -> bytes | None:
         """The SCAN ``MATCH`` pattern for keys starting with *listed*; ``None``: match all."""
         if not listed:

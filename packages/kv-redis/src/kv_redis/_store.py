@@ -15,6 +15,7 @@ from ._client import (
     RAW,
     Client,
     call_once,
+    close_client,
     describe_client,
     group_by_slot,
     is_cluster,
@@ -275,44 +276,68 @@ class RedisDict(Store):
 
     # -- listing: SCAN, never KEYS -----------------------------------------------------------
 
-    def _scan(self, prefix: str) -> Iterator[tuple[bytes, str]]:
-        """Yield ``(server_key, user_key)`` for each of our keys starting with *prefix*, once."""
-        namespace = self._ns
-        listed = namespace.raw_prefix + prefix.encode("utf-8")
-        pattern = namespace.scan_pattern(listed)
-        # SCAN may return a key more than once (when the server rehashes mid-scan).
+    def _scan(self, prefix: str) -> Iterator[list[bytes]]:
+        """Yield batches of our server keys that start with *prefix*, each key once.
+
+        SCAN may return a key more than once (when the server rehashes mid-scan), so keys
+        already seen are dropped. The order is SCAN's, which is arbitrary.
+        """
+        listed = self._ns.raw_prefix + prefix.encode("utf-8")
+        pattern = self._ns.scan_pattern(listed)
         seen: set[bytes] = set()
         try:
             for node in scan_targets(self._client):
                 for batch in scan_batches(node, pattern, SCAN_COUNT):
-                    for server_key in batch:
-                        if server_key in seen:
-                            continue
-                        seen.add(server_key)
-                        key = namespace.user_key(server_key, listed)
-                        if key is not None:
-                            yield server_key, key
+                    fresh = set(batch)
+                    fresh -= seen
+                    seen |= fresh
+                    if not listed:
+                        yield list(fresh)
+                    else:
+                        # Repeats MATCH on the client, so no pattern subtlety can ever leak
+                        # a foreign key into the listing.
+                        yield [key for key in fresh if key.startswith(listed)]
         except DRIVER_ERRORS as exc:
             self._fail(exc, "SCAN")
 
+    def _names(self, server_keys: list[bytes]) -> list[str]:
+        """The user keys of *server_keys*, skipping those that are not UTF-8.
+
+        Such keys cannot have been written by this store and cannot be addressed with a
+        ``str`` key, so listing, ``len`` and ``clear`` all leave them alone.
+        """
+        cut = len(self._ns.raw_prefix)
+        try:
+            # Slice, not lstrip: lstrip removes characters, not a prefix.
+            return [key[cut:].decode() for key in server_keys]
+        except UnicodeDecodeError:
+            names = []
+            for key in server_keys:
+                try:
+                    names.append(key[cut:].decode())
+                except UnicodeDecodeError:
+                    continue
+            return names
+
     def _iter_keys(self, prefix: str) -> Iterator[str]:
-        for _, key in self._scan(prefix):
-            yield key
+        for batch in self._scan(prefix):
+            yield from self._names(batch)
 
     def _count(self) -> int:
         # One SCAN of the store's own keys: cost grows with the keys in the whole database
         # (SCAN walks all of them, MATCH only filters), not with the store's share.
-        return sum(1 for _ in self._scan(""))
+        return sum(len(self._names(batch)) for batch in self._scan(""))
 
     def _clear(self) -> None:
-        batch: list[bytes] = []
-        for server_key, _ in self._scan(""):
-            batch.append(server_key)
-            if len(batch) >= _CLEAR_BATCH:
-                self._delete_raw(batch)
-                batch = []
-        if batch:
-            self._delete_raw(batch)
+        raw_prefix = self._ns.raw_prefix
+        pending: list[bytes] = []
+        for batch in self._scan(""):
+            pending.extend(raw_prefix + name.encode() for name in self._names(batch))
+            if len(pending) >= _CLEAR_BATCH:
+                self._delete_raw(pending)
+                pending = []
+        if pending:
+            self._delete_raw(pending)
 
     def _delete_raw(self, server_keys: list[bytes]) -> None:
         try:
@@ -324,4 +349,4 @@ class RedisDict(Store):
 
     def _close(self) -> None:
         if self._owns_client:
-            self._client.close()
+            close_client(self._client)
