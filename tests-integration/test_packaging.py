@@ -431,6 +431,40 @@ def test_installed_kv_flask_serves_and_reads(shared_tmp: Path, dist: Path, outsi
     assert "round trip ok" in venv.run("-c", script, cwd=outside)
 
 
+SERVE_MEMORY = """
+import sys
+from kv_core import MemoryDict
+from kv_flask import ServerThread
+with ServerThread(MemoryDict(), threads=6) as server:
+    print(server.url, flush=True)
+    sys.stdin.read()  # serve until the test closes our stdin
+"""
+
+
+def test_installed_kv_flask_passes_the_installed_suite(
+    shared_tmp: Path, dist: Path, outside: Path
+) -> None:
+    """The installed suite runs over HTTP against an installed kv-flask server."""
+    venv = make_venv(shared_tmp, dist, CASES["kv-flask"], conformance=True)
+    with subprocess.Popen(
+        [str(venv.python), "-c", SERVE_MEMORY],
+        cwd=outside,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # waitress logs its queue depth under load
+        text=True,
+    ) as server:
+        assert server.stdin is not None
+        assert server.stdout is not None
+        try:
+            url = server.stdout.readline().strip()
+            assert url.startswith("http://127.0.0.1:"), url
+            conformance(venv, url, outside)
+        finally:
+            server.stdin.close()
+            server.wait(timeout=30)
+
+
 def test_installed_kv_cli_runs(shared_tmp: Path, dist: Path, outside: Path) -> None:
     """kv-cli, installed alone, gives a working ``kv`` command with its own version."""
     venv = make_venv(shared_tmp, dist, CASES["kv-cli"])
