@@ -1,10 +1,11 @@
 """The wheels, installed one package at a time into fresh virtual environments.
 
 The wheels and sdists of every package are built once per run (``tools/build.py``, under
-a file lock, shared by the xdist workers). Each installation is a fresh ``python -m venv``
-with ``pip install --find-links <dist> <package>``: the kv packages must come from the
-wheels just built, everything else from the index. Each environment is made once per run
-and shared, under a file lock, by the tests that use it.
+a file lock, shared by the xdist workers). Each installation is a fresh, empty
+``python -m venv --without-pip``, filled by ``pip --python <venv> install --find-links <dist>
+<package>``: the kv packages must come from the wheels just built, everything else from the
+index. Each environment is made once per run and shared, under a file lock, by the tests
+that use it.
 
 They show that a package brings in what it needs and nothing of its siblings' dependencies,
 that it works once installed, and that the conformance suite of the installed kv-core runs

@@ -274,8 +274,12 @@ def test_compat_passes_when_nothing_is_recorded(repo: FakeRepo) -> None:
 
 @pytest.mark.compat
 def test_compat_skips_combinations_the_normal_run_covers(repo: FakeRepo) -> None:
-    """Right after recording, both combinations equal the working tree and are not rebuilt."""
+    """After recording, with only READMEs changed since, both combinations equal the working
+    tree and are not rebuilt."""
     assert repo.tool("release.py", "record", "--all").returncode == 0
+    repo.write("packages/kv-core/README.md", "# kv-core\n\nBetter words.\n")
+    repo.write("packages/kv-demo/README.md", "# kv-demo\n\nBetter words.\n")
+    repo.commit("READMEs")
 
     done = repo.tool("compat.py")
 
@@ -335,7 +339,8 @@ def test_compat_skips_a_core_outside_the_released_range(repo: FakeRepo) -> None:
     """A new kv-core major is outside released kv-demo's range: nothing to combine."""
     assert repo.tool("release.py", "record", "--all").returncode == 0
     repo.write("packages/kv-core/src/kv_core/__about__.py", '__version__ = "1.0.0"\n')
-    repo.write("packages/kv-demo/README.md", "# kv-demo, changed\n")
+    demo = repo.path / "packages/kv-demo/src/kv_demo/__init__.py"
+    demo.write_text(demo.read_text() + "\n# changed since 0.1.0\n")
     repo.commit("kv-core 1.0.0")
 
     done = repo.tool("compat.py", "--direction", "reverse")

@@ -105,11 +105,17 @@ def _has_commit(root: Path, commit: str) -> bool:
     return done.returncode == 0
 
 
-def _unchanged_since(root: Path, commit: str, path: str) -> bool:
-    """Whether *path* in the working tree (new files included) is as it was at *commit*."""
-    diff = git(root, "diff", "--name-only", commit, "--", path)
-    new = git(root, "ls-files", "--others", "--exclude-standard", "--", path)
+def _unchanged_since(root: Path, commit: str, paths: Sequence[str]) -> bool:
+    """Whether *paths* in the working tree (new files included) are as they were at *commit*."""
+    diff = git(root, "diff", "--name-only", commit, "--", *paths)
+    new = git(root, "ls-files", "--others", "--exclude-standard", "--", *paths)
     return not diff and not new
+
+
+def _installed_part(name: str, *, tests: bool = False) -> list[str]:
+    """What of package *name* a combination installs (and, with *tests*, runs)."""
+    base = f"packages/{name}"
+    return [f"{base}/src", f"{base}/pyproject.toml", *([f"{base}/tests"] if tests else [])]
 
 
 def _export(root: Path, commit: str, paths: Sequence[str], into: Path) -> Path:
@@ -238,8 +244,12 @@ class Checker:
         label = f"{name} (this tree) with kv-core {oldest} ({commit[:12]})"
         if not _has_commit(self.root, commit):
             return Outcome(label, False, _fetch_message(commit))
-        if not self.force and _unchanged_since(self.root, commit, f"packages/{CORE}"):
-            return Outcome(label, True, "kv-core is unchanged since then: the normal run tests it")
+        if not self.force and _unchanged_since(self.root, commit, _installed_part(CORE)):
+            return Outcome(
+                label,
+                True,
+                "kv-core is unchanged since then (src/, pyproject.toml): the normal run tests it",
+            )
         core = self.recorded_wheel(CORE, commit)
         backend = self.current_wheel(name)
         return self._check(
@@ -262,8 +272,15 @@ class Checker:
         label = f"{name} {version} ({commit[:12]}) with kv-core from this tree"
         if not _has_commit(self.root, commit):
             return Outcome(label, False, _fetch_message(commit))
-        if not self.force and _unchanged_since(self.root, commit, f"packages/{name}"):
-            return Outcome(label, True, f"{name} is unchanged since then: the normal run tests it")
+        if not self.force and _unchanged_since(
+            self.root, commit, _installed_part(name, tests=True)
+        ):
+            return Outcome(
+                label,
+                True,
+                f"{name} is unchanged since then (src/, pyproject.toml, tests/): "
+                "the normal run tests it",
+            )
         project = _pyproject_at(self.root, commit, f"packages/{name}/pyproject.toml")
         requirement = _core_requirement(project)
         core_version = Package(self.root, CORE).version
