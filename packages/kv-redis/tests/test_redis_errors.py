@@ -13,7 +13,7 @@ from redis import exceptions as rx
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from kv_core import StoreUnavailable
+from kv_core import StoreUnavailable, ValueTooLargeError
 from kv_redis import RedisDict
 from kv_redis._errors import translate
 
@@ -188,6 +188,23 @@ def test_server_states_that_mean_unavailable(error: Exception) -> None:
     """Loading, cluster down, busy script and friends all map to StoreUnavailable."""
     # These states cannot be produced on demand on a small test server; check the mapping.
     assert isinstance(translate(error, "GET", "here"), StoreUnavailable)
+
+
+def test_value_over_the_server_limit(private_server: Callable[..., Any]) -> None:
+    """A value over proto-max-bulk-len is refused, never stored, and the store goes on.
+
+    The server replies with an error and drops the connection: ValueTooLargeError when the
+    reply is read, StoreUnavailable when the drop breaks the write first (a race).
+    """
+    server = private_server("--proto-max-bulk-len", "1mb")
+    with dead_client(server.port, socket_timeout=2) as client:
+        store = RedisDict(client)
+        with pytest.raises((ValueTooLargeError, StoreUnavailable)) as info:
+            store["k"] = b"x" * (2 * 1024 * 1024)
+        assert isinstance(info.value.__cause__, rx.ResponseError | rx.ConnectionError)
+        assert "k" not in store
+        store["k"] = b"x" * 1024
+        assert len(store["k"]) == 1024
 
 
 def test_other_errors_pass_through(raw: redis.Redis, namespace: str) -> None:

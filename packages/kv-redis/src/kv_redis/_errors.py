@@ -9,7 +9,7 @@
       no reachable cluster node
     READONLY on a write (a replica)                   kv_core.ReadOnlyError
     GETEX refused (old server, read-only replica)     kv_redis.SlidingExpiryUnsupported
-    "string exceeds maximum allowed size"             kv_core.ValueTooLargeError
+    "invalid bulk length" (over proto-max-bulk-len)   kv_core.ValueTooLargeError
     anything else                                     passed through unchanged
 
 The driver's exception is always the ``__cause__``.
@@ -74,7 +74,7 @@ def translate(exc: BaseException, command: str, target: str) -> BaseException:
         if isinstance(exc, rx.ReadOnlyError):
             msg = f"Redis at {target} is a read-only replica; {command} is a write: {text}"
             return ReadOnlyError(msg)
-        if "EXCEEDS MAXIMUM ALLOWED SIZE" in upper:
+        if "EXCEEDS MAXIMUM ALLOWED SIZE" in upper or "INVALID BULK LENGTH" in upper:
             msg = f"Redis at {target} refused the value as too large: {text}"
             return ValueTooLargeError(msg)
         if command == "GETDEL" and "UNKNOWN COMMAND" in upper:
