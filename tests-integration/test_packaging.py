@@ -18,6 +18,7 @@ import email.parser
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -474,6 +475,73 @@ def test_installed_kv_cli_runs(shared_tmp: Path, dist: Path, outside: Path) -> N
     )
     assert done.returncode == 0, done.stderr
     assert tree_version("kv-cli") in done.stdout
+
+
+# Upgrading one backend
+
+
+def bumped(version: str, part: str) -> str:
+    major, minor, patch = (int(x) for x in version.split("."))
+    return f"{major}.{minor + 1}.0" if part == "minor" else f"{major}.{minor}.{patch + 1}"
+
+
+def build_variant(package: str, version: str, out: Path, *, core_floor: str | None = None) -> None:
+    """Build *package* as if released at *version* (needing kv-core >= *core_floor*)."""
+    source = out / "src" / f"{package}-{version}"
+    shutil.copytree(
+        ROOT / "packages" / package, source, ignore=shutil.ignore_patterns("tests", "__pycache__")
+    )
+    about = source / "src" / module_of(package) / "__about__.py"
+    about.write_text(f'__version__ = "{version}"\n')
+    if core_floor:
+        pyproject = source / "pyproject.toml"
+        major = int(core_floor.split(".")[0])
+        text = re.sub(
+            r'"kv-core>=[^"]*"', f'"kv-core>={core_floor},<{major + 1}"', pyproject.read_text()
+        )
+        pyproject.write_text(text)
+    fast = [] if importlib.util.find_spec("hatchling") is None else ["--no-isolation"]
+    subprocess.run(
+        [sys.executable, "-m", "build", *fast, "--wheel", "--outdir", str(out), str(source)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_upgrading_one_backend_leaves_the_others_alone(
+    dist: Path, tmp_path: Path, outside: Path
+) -> None:
+    """With kv-fs and kv-redis installed, upgrading kv-redis moves kv-core only when the
+    new kv-redis needs a newer one, never kv-fs, and kv-fs keeps working."""
+    core, fs, redis = (tree_version(p) for p in ("kv-core", "kv-fs", "kv-redis"))
+    newer = tmp_path / "newer"
+    build_variant("kv-redis", bumped(redis, "patch"), newer)
+    build_variant("kv-core", bumped(core, "minor"), newer)
+    build_variant("kv-redis", bumped(redis, "minor"), newer, core_floor=bumped(core, "minor"))
+    venv = Venv(tmp_path / "venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv.path)], check=True)
+    venv.pip_install(dist, "kv-fs", "kv-redis")
+
+    def versions() -> dict[str, str]:
+        found = venv.distributions()
+        return {name: found[name].version for name in ("kv-core", "kv-fs", "kv-redis")}
+
+    assert versions() == {"kv-core": core, "kv-fs": fs, "kv-redis": redis}
+    venv.pip_install(newer, "--upgrade", f"kv-redis=={bumped(redis, 'patch')}")
+    assert versions() == {"kv-core": core, "kv-fs": fs, "kv-redis": bumped(redis, "patch")}
+    venv.pip_install(newer, "--upgrade", "kv-redis")
+    assert versions() == {
+        "kv-core": bumped(core, "minor"),
+        "kv-fs": fs,
+        "kv-redis": bumped(redis, "minor"),
+    }
+    check = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv.python), "check"],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout
+    round_trip(venv, f"file://{outside}/store?durable=0", outside)
 
 
 # Compatibility with the recorded releases
