@@ -225,7 +225,7 @@ def test_wheel_carries_version_readme_license_and_types(dist: Path, package: str
     assert metadata["Name"] == package
     assert metadata["Version"] == tree_version(package)
     assert metadata["Description-Content-Type"] == "text/markdown"
-    assert metadata.get_payload().strip() == readme.strip()
+    assert str(metadata.get_payload()).strip() == readme.strip()
     assert metadata["License-Expression"] == "MIT"
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()

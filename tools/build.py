@@ -30,17 +30,9 @@ def build(names: list[str], outdir: Path, *, isolation: bool = True) -> list[Pat
     options = [] if isolation else ["--no-isolation"]
     for name in names:
         print(f"building {name}", file=sys.stderr, flush=True)
+        command = [sys.executable, "-m", "build", *options, "--sdist", "--wheel"]
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "build",
-                *options,
-                "--sdist",
-                "--wheel",
-                "--outdir",
-                str(outdir),
-            ],
+            [*command, "--outdir", str(outdir)],
             cwd=PACKAGES / name,
             check=True,
             stdout=subprocess.DEVNULL,
