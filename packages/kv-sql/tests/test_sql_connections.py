@@ -124,3 +124,18 @@ def test_interrupted_transaction_drops_its_connection(backend: Any) -> None:
     store["k"] = b"3"
     assert store["k"] == b"3"
     assert [v.value for v in store.history("k")] == [b"3"]
+
+
+def test_reader_never_sees_a_stale_snapshot(shared_backend: Any) -> None:
+    """A store reading a key sees another store's later write (no REPEATABLE READ snapshot)."""
+    reader = shared_backend.store()
+    writer = shared_backend.store(reader.table_name)
+    writer["k"] = b"1"
+    assert reader["k"] == b"1"
+    assert len(reader) == 1
+    writer["k"] = b"2"
+    writer["new"] = b"x"
+    assert reader["k"] == b"2"
+    assert len(reader) == 2
+    del writer["k"]
+    assert "k" not in reader
