@@ -23,7 +23,7 @@ CAPABILITIES = Capabilities(
     max_value_size=None,
     empty_key=True,
     hierarchical_keys=False,
-    invalid_keys=("\ud800",),
+    invalid_keys=(),
 )
 
 

@@ -10,7 +10,6 @@ import redis
 import redis.asyncio
 
 import kv_redis
-from kv_core import InvalidKeyError
 from kv_redis import RedisDict
 
 
@@ -68,15 +67,18 @@ def test_keys_are_utf8_whatever_the_client_encoding(
     assert list(store) == ["\u00e9\u65e5"]
 
 
-def test_lone_surrogate_key_is_invalid(raw: redis.Redis, namespace: str) -> None:
-    """A key with no UTF-8 form raises InvalidKeyError, as a prefix or a key prefix."""
-    store = RedisDict(raw, key_prefix=namespace)
-    with pytest.raises(InvalidKeyError):
-        store["\udc80"] = b"v"
-    with pytest.raises(InvalidKeyError):
-        list(store.keys_with_prefix("\udc80"))
-    with pytest.raises(InvalidKeyError):
-        RedisDict(raw, key_prefix="\udc80")
+def test_lone_surrogate_keys_round_trip(raw: redis.Redis, namespace: str) -> None:
+    """Every str is a key: lone surrogates (no UTF-8 form) are stored and listed unchanged."""
+    store = RedisDict(raw, key_prefix=namespace + "\udc80")
+    keys = ["\udc80", "a\ud800b", "\U0001f600", "plain"]
+    store.update({key: key.encode("utf-8", "surrogatepass") for key in keys})
+    assert sorted(store) == sorted(keys)
+    assert sorted(store.keys_with_prefix("a\ud800")) == ["a\ud800b"]
+    assert store.get_many(keys) == {key: key.encode("utf-8", "surrogatepass") for key in keys}
+    server_key = namespace.encode() + "\udc80".encode("utf-8", "surrogatepass") + b"plain"
+    assert raw.get(server_key) == b"plain"
+    store.clear()
+    assert len(store) == 0
 
 
 def test_repr_names_server_prefix_and_expiry(raw: redis.Redis) -> None:

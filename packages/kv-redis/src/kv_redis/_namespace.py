@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from kv_core import InvalidKeyError
+__all__ = ["KEY_ERRORS", "Namespace", "escape_glob"]
 
-__all__ = ["Namespace", "check_encodable", "escape_glob"]
+#: The codec error handler for keys: UTF-8, with lone surrogates (which have no UTF-8 form)
+#: passed through as their 3-byte encoding, so every ``str`` is a valid key and comes back
+#: unchanged from listing. Other keys are plain UTF-8 on the server.
+KEY_ERRORS = "surrogatepass"
 
 # Characters with a meaning in Redis glob patterns (stringmatchlen); a backslash before
 # any character makes it literal, so escaping these is enough.
@@ -23,17 +26,6 @@ def escape_glob(raw: bytes) -> bytes:
     return bytes(out)
 
 
-def check_encodable(text: str, what: str = "key") -> None:
-    """Raise ``InvalidKeyError`` if *text* has no UTF-8 form (a lone surrogate)."""
-    if text.isascii():
-        return
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        msg = f"{what} {text!r} cannot be stored in Redis: it has no UTF-8 form ({exc.reason})"
-        raise InvalidKeyError(msg) from None
-
-
 class Namespace:
     """Put *prefix* in front of every key on the server, and take it off on the way back.
 
@@ -46,13 +38,12 @@ class Namespace:
     __slots__ = ("prefix", "raw_prefix")
 
     def __init__(self, prefix: str = "") -> None:
-        check_encodable(prefix, "key_prefix")
         self.prefix = prefix
-        self.raw_prefix = prefix.encode("utf-8")
+        self.raw_prefix = prefix.encode("utf-8", KEY_ERRORS)
 
     def server_key(self, key: str) -> bytes:
         """The bytes the server stores *key* under."""
-        return self.raw_prefix + key.encode("utf-8")
+        return self.raw_prefix + key.encode("utf-8", KEY_ERRORS)
 
     def scan_pattern(self, listed: bytes) -> bytes | None:
         """The SCAN ``MATCH`` pattern for keys starting with *listed*; ``None``: match all."""

@@ -24,7 +24,7 @@ from ._client import (
 )
 from ._errors import DRIVER_ERRORS, translate
 from ._expiry import ExpTime, expiry_args
-from ._namespace import Namespace, check_encodable
+from ._namespace import KEY_ERRORS, Namespace
 
 __all__ = ["SCAN_COUNT", "RedisDict"]
 
@@ -100,7 +100,7 @@ class RedisDict(Store):
             max_value_size=None,  # the server's proto-max-bulk-len, 512 MB by default
             empty_key=True,
             hierarchical_keys=False,
-            invalid_keys=("\ud800",),  # no UTF-8 form
+            invalid_keys=(),
         )
 
     # -- what the store is ------------------------------------------------------------------
@@ -146,18 +146,10 @@ class RedisDict(Store):
             raise exc
         raise error from exc
 
-    # -- keys ------------------------------------------------------------------------------
-
-    def _validate_key(self, key: str) -> None:
-        check_encodable(key)
-
-    def _validate_prefix(self, prefix: str) -> None:
-        check_encodable(prefix, "prefix")
-
     # -- single keys -----------------------------------------------------------------------
 
     def _read(self, key: str) -> bytes:
-        server_key = self._ns.raw_prefix + key.encode("utf-8")
+        server_key = self._ns.raw_prefix + key.encode("utf-8", KEY_ERRORS)
         try:
             if self._sliding:
                 value = self._client.execute_command("GETEX", server_key, *self._expiry, **RAW)
@@ -170,7 +162,7 @@ class RedisDict(Store):
         return value  # type: ignore[no-any-return]
 
     def _write(self, key: str, value: bytes) -> None:
-        server_key = self._ns.raw_prefix + key.encode("utf-8")
+        server_key = self._ns.raw_prefix + key.encode("utf-8", KEY_ERRORS)
         try:
             self._client.execute_command("SET", server_key, value, *self._expiry, **RAW)
         except DRIVER_ERRORS as exc:
@@ -282,7 +274,7 @@ class RedisDict(Store):
         SCAN may return a key more than once (when the server rehashes mid-scan), so keys
         already seen are dropped. The order is SCAN's, which is arbitrary.
         """
-        listed = self._ns.raw_prefix + prefix.encode("utf-8")
+        listed = self._ns.raw_prefix + prefix.encode("utf-8", KEY_ERRORS)
         pattern = self._ns.scan_pattern(listed)
         seen: set[bytes] = set()
         try:
@@ -309,12 +301,12 @@ class RedisDict(Store):
         cut = len(self._ns.raw_prefix)
         try:
             # Slice, not lstrip: lstrip removes characters, not a prefix.
-            return [key[cut:].decode() for key in server_keys]
+            return [key[cut:].decode("utf-8", KEY_ERRORS) for key in server_keys]
         except UnicodeDecodeError:
             names = []
             for key in server_keys:
                 try:
-                    names.append(key[cut:].decode())
+                    names.append(key[cut:].decode("utf-8", KEY_ERRORS))
                 except UnicodeDecodeError:
                     continue
             return names
@@ -332,7 +324,9 @@ class RedisDict(Store):
         raw_prefix = self._ns.raw_prefix
         pending: list[bytes] = []
         for batch in self._scan(""):
-            pending.extend(raw_prefix + name.encode() for name in self._names(batch))
+            pending.extend(
+                raw_prefix + name.encode("utf-8", KEY_ERRORS) for name in self._names(batch)
+            )
             if len(pending) >= _CLEAR_BATCH:
                 self._delete_raw(pending)
                 pending = []
