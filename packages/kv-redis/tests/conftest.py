@@ -265,3 +265,13 @@ def cluster_client(cluster: Cluster) -> Iterator[RedisCluster]:
 def unlink() -> Callable[[Any, bytes], None]:
     """The cleanup helper: ``unlink(client, prefix)`` removes keys starting with prefix."""
     return unlink_prefix
+
+
+@pytest.fixture
+def private_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A three-primary cluster of this test alone, for tests that break it."""
+    _redis_server()
+    (tmp_path / "cluster").mkdir()
+    started = Cluster(tmp_path / "cluster")
+    yield started
+    started.stop()

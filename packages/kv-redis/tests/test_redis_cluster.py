@@ -6,9 +6,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
+from redis.retry import Retry
 
+from kv_core import StoreUnavailable
 from kv_core.conformance.services import unique_name
 from kv_redis import RedisDict
 
@@ -98,5 +101,32 @@ def test_decoding_cluster_client(cluster: Any, cluster_prefix: str) -> None:
         assert store.get_many(["a", "b"]) == {"a": b"\xff\x00", "b": b"text"}
         assert store.pop("b") == b"text"
         assert list(store) == ["a"]
+    finally:
+        client.close()
+
+
+def test_cluster_node_killed(private_cluster: Any) -> None:
+    """With a primary killed, operations on its keys raise StoreUnavailable, not KeyError."""
+    client = private_cluster.client(
+        socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 1)
+    )
+    try:
+        store = RedisDict(client, key_prefix="p:")
+        store.set_many({f"k{i}": b"v" for i in range(30)})
+        victim = private_cluster.servers[1]
+        dead = f"127.0.0.1:{victim.port}"
+        on_dead = [
+            f"k{i}" for i in range(30) if client.get_node_from_key(f"p:k{i}".encode()).name == dead
+        ]
+        assert on_dead
+        victim.stop()
+        with pytest.raises(StoreUnavailable):
+            store[on_dead[0]]
+        with pytest.raises(StoreUnavailable):
+            store.get_many(on_dead)
+        with pytest.raises(StoreUnavailable):
+            len(store)
+        with pytest.raises(StoreUnavailable):
+            store.pop(on_dead[0])
     finally:
         client.close()
