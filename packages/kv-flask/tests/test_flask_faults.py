@@ -205,3 +205,24 @@ def test_store_errors_become_generic_json_errors(raw_class, key, status, error, 
         assert body["message"]
         with FlaskKvDict(server.url) as kv, pytest.raises(error):
             kv[key] = b"v"
+
+
+def test_server_works_with_descriptors_over_1023():
+    """The server polls with poll(), so a process holding many descriptors still serves."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1300
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"the hard limit on open files ({hard}) is too low for this test")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    held = [socket.socket() for _ in range(1100)]
+    try:
+        with ServerThread(MemoryDict(), threads=2) as server, FlaskKvDict(server.url) as kv:
+            kv["k"] = b"v"
+            assert kv["k"] == b"v"
+    finally:
+        for sock in held:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -39,6 +39,7 @@ _ASSUMED_LIMIT = 16 * 1024 * 1024
 # Values up to this size are sent without first learning the server's limit.
 _UNCHECKED_VALUE = 1024 * 1024
 _POP_ATTEMPTS = 16
+_INVALID_EXAMPLES = ("", "/a", "a/", "a//b", "a/../b", "./a", "a\x00b", "_kv/x")
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -236,7 +237,8 @@ class FlaskKvDict(Store):
             max_value_size=min(server_limit, max_value) if max_value else server_limit,
             empty_key=False,
             hierarchical_keys=bool(store.get("hierarchical_keys", False)),
-            invalid_keys=("", "/a", "a/", "a//b", "a/../b", "./a", "a\x00b", "_kv/x"),
+            # The API's own examples, then the served store's (the server refuses those too).
+            invalid_keys=tuple(dict.fromkeys([*_INVALID_EXAMPLES, *store.get("invalid_keys", [])])),
         )
 
     # -- the store primitives -------------------------------------------------------------------

@@ -81,6 +81,9 @@ def make_server(
         expose_tracebacks=False,
         max_request_body_size=2 * limit + 1024 * 1024,
         clear_untrusted_proxy_headers=True,
+        # poll(), not select(): select() fails once any descriptor of the process is over
+        # 1023, which a process holding many stores and connections reaches.
+        asyncore_use_poll=True,
     )
 
 
@@ -155,7 +158,12 @@ class ServerThread:
         try:
             # One poll at a time, so stop() can end the loop from another thread.
             while not self._stopping.is_set():
-                wasyncore.loop(timeout=0.5, map=_socket_map(server), count=1)
+                wasyncore.loop(
+                    timeout=0.5,
+                    map=_socket_map(server),
+                    use_poll=server.adj.asyncore_use_poll,
+                    count=1,
+                )
         finally:
             _close_everything(server)
 
