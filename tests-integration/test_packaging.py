@@ -116,11 +116,13 @@ def dist(shared_tmp: Path) -> Path:
             # Without isolation when hatchling is here: one build environment per package
             # and kind would cost more than the rest of the file.
             fast = [] if importlib.util.find_spec("hatchling") is None else ["--no-isolation"]
-            subprocess.run(
+            done = subprocess.run(
                 [sys.executable, str(ROOT / "tools" / "build.py"), "--outdir", str(out), *fast],
-                check=True,
                 capture_output=True,
+                text=True,
             )
+            if done.returncode != 0:
+                pytest.fail(f"tools/build.py failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
             (out / ".complete").touch()
     return out
 
