@@ -347,3 +347,21 @@ def test_compat_skips_a_core_outside_the_released_range(repo: FakeRepo) -> None:
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "kv-core 1.0.0 is outside kv-demo 0.1.0's range" in done.stdout
+
+
+@pytest.mark.compat
+def test_compat_asks_for_full_history_in_a_shallow_clone(repo: FakeRepo, tmp_path: Path) -> None:
+    """A recorded commit missing from a shallow clone fails both directions with a hint."""
+    assert repo.tool("release.py", "record", "--all").returncode == 0
+    core = repo.path / "packages/kv-core/src/kv_core/__init__.py"
+    core.write_text(core.read_text() + "\n# later\n")
+    demo = repo.path / "packages/kv-demo/src/kv_demo/__init__.py"
+    demo.write_text(demo.read_text() + "\n# later\n")
+    repo.commit("later")
+    shallow = tmp_path / "shallow"
+    repo.git("clone", "-q", "--depth", "1", f"file://{repo.path}", str(shallow))
+
+    done = run_tool(shallow, "compat.py", [])
+
+    assert done.returncode == 1
+    assert done.stderr.count("is not in this clone; fetch the full history") == 2
