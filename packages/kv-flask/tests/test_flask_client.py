@@ -164,6 +164,8 @@ def test_batch_calls_are_one_request_each(server, store):
     """get_many, set_many, delete_many, len and clear each send one request."""
     session = CountingSession()
     with FlaskKvDict(server.url, session=session) as kv:
+        kv.server_info()  # the one request a client makes to learn the server's limits
+        session.sent.clear()
         kv.set_many({f"k{i}": bytes([i]) for i in range(50)})
         assert len(session.sent) == 1
         assert kv.get_many([f"k{i}" for i in range(60)]) == {f"k{i}": bytes([i]) for i in range(50)}
@@ -328,3 +330,37 @@ def test_capabilities_come_from_the_server(client):
     )
     for key in caps.invalid_keys:
         assert not _is_valid(key)
+
+
+def test_characters_the_served_store_refuses_are_refused_locally(recording_class):
+    """The server reports the characters its store refuses; the client refuses them first."""
+    from kv_core import InvalidKeyError as Invalid
+
+    class NoBackslash(recording_class):  # type: ignore[misc,valid-type]
+        capabilities = MemoryDict.capabilities.__class__(
+            **{**MemoryDict.capabilities.__dict__, "max_key_length": 20}
+        )
+
+        def _validate_key(self, key: str) -> None:
+            if "\\" in key or ":" in key or len(key) > 20:
+                msg = "refused"
+                raise Invalid(msg)
+
+    store = NoBackslash()
+    session = CountingSession()
+    with ServerThread(store, threads=2) as server:
+        assert server_info_refused(server.url) == ":\\"
+        with FlaskKvDict(server.url, session=session) as kv:
+            for key in ("a\\b", "a:b", "k" * 21):
+                with pytest.raises(Invalid):
+                    kv[key] = b"v"
+            assert [url for _, url in session.sent] == [f"{server.url}/_kv/info"]
+            kv["k" * 20] = b"v"
+            assert kv.capabilities.max_key_length == 20
+    assert store.calls == ["write"]
+    session.close()
+
+
+def server_info_refused(url: str) -> str:
+    with requests.Session() as session:
+        return str(session.get(f"{url}/_kv/info", timeout=5).json()["refused_characters"])

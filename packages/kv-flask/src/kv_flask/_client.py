@@ -123,6 +123,7 @@ class FlaskKvDict(Store):
         self._session = session if session is not None else requests.Session()
         self._pid = os.getpid()
         self._info: dict[str, Any] | None = None
+        self._key_rules: tuple[frozenset[str], int | None] | None = None
         self._info_lock = threading.Lock()
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -245,6 +246,28 @@ class FlaskKvDict(Store):
 
     def _validate_key(self, key: str) -> None:
         check_key(key)
+        # The served store's own rules, as far as the server describes them: characters it
+        # refuses and its longest key. Learnt once per client (one request, on first use).
+        refused, longest = self._store_key_rules()
+        if longest is not None and len(key) > longest:
+            msg = f"key is {len(key)} characters long; the served store's limit is {longest}"
+            raise InvalidKeyError(msg)
+        if refused and not refused.isdisjoint(key):
+            msg = f"the served store refuses keys holding any of {''.join(sorted(refused))!r}"
+            raise InvalidKeyError(msg)
+
+    def _store_key_rules(self) -> tuple[frozenset[str], int | None]:
+        rules = self._key_rules
+        if rules is None:
+            info = self.server_info()
+            store = info.get("store") or {}
+            longest = store.get("max_key_length")
+            rules = (
+                frozenset(str(info.get("refused_characters") or "")),
+                int(longest) if longest is not None else None,
+            )
+            self._key_rules = rules
+        return rules
 
     def _validate_prefix(self, prefix: str) -> None:
         check_prefix(prefix)

@@ -111,6 +111,27 @@ class KvState:
         default_factory=lambda: tuple(threading.Lock() for _ in range(_LOCK_STRIPES))
     )
     _checked_token: str | None = field(default=None, repr=False)
+    _refused: str | None = field(default=None, repr=False)
+
+    def refused_characters(self) -> str:
+        """The ASCII characters the store's own ``validate_key`` refuses inside a key.
+
+        Asked once, without touching storage, so clients can refuse such keys before sending
+        them (FileSystemDict refuses ``\\``, for instance).
+        """
+        if self._refused is None:
+            validate = getattr(self.store, "validate_key", None)
+            refused = []
+            for code in range(1, 128):
+                char = chr(code)
+                if validate is None or char == "/":
+                    continue
+                try:
+                    validate(f"k{char}k")
+                except (InvalidKeyError, TypeError):
+                    refused.append(char)
+            self._refused = "".join(refused)
+        return self._refused
 
     def option(self, name: str, default: Any) -> Any:
         """The option *name*: explicit, else ``app.config["KV_" + NAME]``, else *default*."""
@@ -507,6 +528,7 @@ def _info(state: KvState) -> dict[str, Any]:
         "max_content_length": state.max_content_length,
         "list_limit": state.list_limit,
         "max_key_length": MAX_KEY_LENGTH,
+        "refused_characters": state.refused_characters(),
         "store": described,
     }
 
