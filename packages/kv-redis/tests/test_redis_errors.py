@@ -130,7 +130,7 @@ def test_pop_is_sent_once(
     ):
         store = RedisDict(client)
         store["k"] = b"v"
-        admin.execute_command("CLIENT", "PAUSE", 3000, "WRITE")
+        admin.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
         try:
             with pytest.raises(StoreUnavailable) as info:
                 store.pop("k")
