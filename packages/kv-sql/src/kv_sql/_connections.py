@@ -260,8 +260,18 @@ class ConnectionLeases:
         lease.invalidate(error)
 
     def after_fork(self) -> None:
-        """Forget the parent's connections in a forked child, without closing them."""
+        """Forget the parent's connections in a forked child, without closing them.
+
+        An in-memory SQLite database is the exception: it lives in this process's memory,
+        so the child keeps its copy (and a new lock, in case another thread held the old one).
+        """
         self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._registry = threading.Lock()
+        if self._shared_mode:
+            if self._shared is not None:
+                self._shared.lock = threading.Lock()
+            return
         self._local = threading.local()
         self._shared = None
         for lease in list(self._leases):
