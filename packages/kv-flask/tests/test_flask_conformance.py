@@ -52,3 +52,31 @@ class TestFlaskKvDictOverMemory(StoreConformance):
 
     def opener(self, store: Any) -> Any:
         return functools.partial(FlaskKvDict, store.base_url)
+
+
+class TestFlaskKvDictWithTokenAndPrefix(TestFlaskKvDictOverMemory):
+    """The same suite through a mounted prefix, with bearer-token auth on every request."""
+
+    token = "conformance-token"
+
+    @pytest.fixture
+    def store_factory(self) -> Iterator[Any]:
+        servers: list[ServerThread] = []
+        clients: list[FlaskKvDict] = []
+
+        def make() -> FlaskKvDict:
+            server = ServerThread(
+                MemoryDict(), threads=6, token=self.token, url_prefix="/api/kv"
+            ).start()
+            servers.append(server)
+            clients.append(FlaskKvDict(server.url, token=self.token, timeout=(3.05, 60)))
+            return clients[-1]
+
+        yield make
+        for client in clients:
+            client.close()
+        for server in servers:
+            server.stop()
+
+    def opener(self, store: Any) -> Any:
+        return functools.partial(FlaskKvDict, store.base_url, token=self.token)
