@@ -38,3 +38,19 @@ def test_value_over_max_allowed_packet_is_refused(mariadb_backend: Any) -> None:
     assert store["k"] == b"small"
     assert "a" not in store
     assert len(store.history("k")) == 1
+
+
+def test_value_over_sqlite_length_limit(sqlite_backend: Any) -> None:
+    """A value over SQLite's length limit raises ValueTooLargeError; nothing is written."""
+    import sqlite3
+
+    store = sqlite_backend.store()
+    store["k"] = b"small"
+    lease = store._leases.lease()
+    lease.connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 10_000)
+    with pytest.raises(ValueTooLargeError):
+        store["k"] = bytes(20_000)
+    with pytest.raises(ValueTooLargeError):
+        store.set_many({"a": b"1", "k": bytes(20_000)})
+    assert store["k"] == b"small"
+    assert "a" not in store

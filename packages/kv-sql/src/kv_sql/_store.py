@@ -43,6 +43,7 @@ _MYSQL = frozenset({"mysql", "mariadb"})
 _KNOWN = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
 # Bytes that PyMySQL escapes with a backslash, doubling them in the statement it sends.
 _STATEMENT_OVERHEAD = 4096
+_SQLITE_TOOBIG = 18  # SQLite refuses a string or blob over SQLITE_LIMIT_LENGTH (1e9 bytes)
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,9 @@ class GenericSqlDict(Store):
                 except BaseException as exc:
                     if begin:
                         self._rollback(cur)
+                    if getattr(exc, "sqlite_errorcode", None) == _SQLITE_TOOBIG:
+                        msg = f"the value is larger than SQLite's length limit: {exc}"
+                        raise ValueTooLargeError(msg) from exc
                     if (
                         not isinstance(exc, Exception)
                         or isinstance(exc, KeyError)
