@@ -55,6 +55,9 @@ def status_server() -> Iterator[tuple[_AppThread, list[dict[str, str]]]]:
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         seen.append({"path": environ["PATH_INFO"], "auth": environ.get("HTTP_AUTHORIZATION", "")})
+        if environ["PATH_INFO"] == "/_kv/info":
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b'{"max_content_length": 1000, "store": null}']
         last = environ["PATH_INFO"].rsplit("/", 1)[-1]
         status = int(last) if last.isdigit() else 200
         headers = [("Content-Type", "application/json")]
@@ -226,3 +229,15 @@ def test_server_works_with_descriptors_over_1023():
         for sock in held:
             sock.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_server_that_is_not_a_kv_server_is_store_unavailable(status_server):
+    """JSON without the expected fields (another API at that URL) is StoreUnavailable."""
+    running, _ = status_server
+    with FlaskKvDict(running.url + "/elsewhere") as kv:
+        with pytest.raises(StoreUnavailable):
+            len(kv)
+        with pytest.raises(StoreUnavailable):
+            list(kv)
+        with pytest.raises(StoreUnavailable):
+            kv["k"]

@@ -197,15 +197,23 @@ class FlaskKvDict(Store):
         msg = f"{where}: unexpected HTTP {status}"
         raise KVError(msg)
 
+    def _answer(self, response: requests.Response, field: str) -> dict[str, Any]:
+        """The checked response's JSON object, which must hold *field*."""
+        self._check(response)
+        try:
+            document = response.json()
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or field not in document:
+            msg = f"{self._base} did not answer like a kv server (no {field!r} in its JSON)"
+            raise StoreUnavailable(msg)
+        return document
+
     def server_info(self) -> dict[str, Any]:
         """The server's limits and its store's capabilities (``GET /_kv/info``), cached."""
         with self._info_lock:
             if self._info is None:
-                info = self._check(self._request("GET", "_kv/info")).json()
-                if not isinstance(info, dict):
-                    msg = f"{self._base}: /_kv/info did not answer a JSON object"
-                    raise StoreUnavailable(msg)
-                self._info = info
+                self._info = self._answer(self._request("GET", "_kv/info"), "max_content_length")
             return self._info
 
     def _limit(self) -> int:
@@ -342,7 +350,7 @@ class FlaskKvDict(Store):
             params = {"prefix": prefix} if prefix else {}
             if cursor:
                 params["cursor"] = cursor
-            page = self._check(self._request("GET", "", params=params)).json()
+            page = self._answer(self._request("GET", "", params=params), "keys")
             yield from page["keys"]
             cursor = page.get("next_cursor")
             if not cursor:
@@ -353,7 +361,7 @@ class FlaskKvDict(Store):
         for start in range(0, len(keys), _KEYS_PER_BATCH):
             chunk = list(keys[start : start + _KEYS_PER_BATCH])
             response = self._check(self._request("POST", "_kv/get", json={"keys": chunk}))
-            for key, encoded in response.json()["values"].items():
+            for key, encoded in self._answer(response, "values")["values"].items():
                 found[key] = base64.b64decode(encoded)
         return found
 
@@ -388,7 +396,7 @@ class FlaskKvDict(Store):
             self._check(self._request("POST", "_kv/delete", json={"keys": chunk}))
 
     def _count(self) -> int:
-        return int(self._check(self._request("GET", "_kv/count")).json()["count"])
+        return int(self._answer(self._request("GET", "_kv/count"), "count")["count"])
 
     def _clear(self) -> None:
         self._check(self._request("POST", "_kv/clear"))
