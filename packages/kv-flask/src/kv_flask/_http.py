@@ -117,12 +117,16 @@ def encode_cursor(key: str) -> str:
 
 
 def decode_cursor(cursor: str | None) -> str | None:
-    """The key a cursor resumes after; ``None`` for no cursor; 400 for a malformed one."""
+    """The key a cursor resumes after; ``None`` for no cursor; 400 unless it is base64url.
+
+    A cursor is only a position in the sorted keys, so any base64url text is one: bytes that
+    are not UTF-8 (a cursor made up by hand) are read with replacement characters.
+    """
     if not cursor:
         return None
     try:
         raw = base64.b64decode(cursor.encode("ascii"), altchars=b"-_", validate=True)
-        return raw.decode("utf-8")
+        return raw.decode("utf-8", errors="replace")
     except (ValueError, UnicodeError) as exc:  # binascii.Error is a ValueError
         raise ApiError(400, "bad_cursor", "The cursor is not valid.") from exc
 
