@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -40,35 +40,45 @@ class Result:
 ScenarioFactory = Callable[[], AbstractContextManager[list[Case]]]
 
 
-def _time_case(case: Case, rounds: int, min_round_s: float) -> float:
-    # Calibrate calls per round so a round lasts at least min_round_s, then take the median
-    # over rounds: robust to the noisy shared CPUs this runs on.
+def _calibrate(case: Case, min_round_s: float) -> int:
+    """How many calls of *case* make a round of at least *min_round_s*."""
     calls = 1
     while True:
         start = time.perf_counter()
         for _ in range(calls):
             case.fn()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_round_s or calls >= 1 << 20:
-            break
+        if time.perf_counter() - start >= min_round_s or calls >= 1 << 20:
+            return calls
         calls *= 2
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            case.fn()
-        samples.append((time.perf_counter() - start) / (calls * case.ops_per_call))
-    return statistics.median(samples) * 1e6
+
+
+def _time_round(case: Case, calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        case.fn()
+    return (time.perf_counter() - start) / (calls * case.ops_per_call)
 
 
 def measure(
     name: str, factory: ScenarioFactory, *, rounds: int = 7, min_round_s: float = 0.05
-) -> Iterator[Result]:
-    """Set up scenario *name*, time its cases interleaved round by round, and clean up."""
+) -> list[Result]:
+    """Set up scenario *name*, time its cases interleaved round by round, and clean up.
+
+    Every round times each case once, in turn, so a case and its baseline see the same
+    machine: on shared, noisy CPUs, load that comes and goes then shifts both alike. The
+    median over rounds is reported.
+    """
     with factory() as cases:
         gc.collect()
-        for case in cases:
-            yield Result(name, case, _time_case(case, rounds, min_round_s))
+        calls = [_calibrate(case, min_round_s) for case in cases]
+        samples: list[list[float]] = [[] for _ in cases]
+        for _ in range(rounds):
+            for index, case in enumerate(cases):
+                samples[index].append(_time_round(case, calls[index]))
+        return [
+            Result(name, case, statistics.median(times) * 1e6)
+            for case, times in zip(cases, samples, strict=True)
+        ]
 
 
 def render(results: list[Result]) -> str:
@@ -77,13 +87,16 @@ def render(results: list[Result]) -> str:
     for r in results:
         if r.case.baseline:
             baselines[(r.scenario, r.case.op)] = r.median_us
-    header = ("scenario", "operation", "subject", "median µs", "ratio")
+    header = ("scenario", "operation", "subject", "median µs", "ops/s", "ratio")
     rows = [header]
     for r in results:
         base = baselines.get((r.scenario, r.case.op))
         ratio = f"{r.median_us / base:.2f}x" if base else "-"
         mark = " (baseline)" if r.case.baseline else ""
-        rows.append((r.scenario, r.case.op, r.case.subject + mark, f"{r.median_us:,.2f}", ratio))
+        per_second = f"{1e6 / r.median_us:,.0f}" if r.median_us else "-"
+        rows.append(
+            (r.scenario, r.case.op, r.case.subject + mark, f"{r.median_us:,.2f}", per_second, ratio)
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
     for index, row in enumerate(rows):
