@@ -1,0 +1,151 @@
+"""The conformance suite through kv-flask over each real backend: FileSystemDict, SqlDict
+(SQLite and PostgreSQL) and RedisDict, each behind a live waitress server on loopback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import sqlalchemy
+
+from kv_core import Capabilities, Store
+from kv_core.conformance import StoreConformance, StoreFactory
+from kv_core.conformance.services import port_open, service_missing, unique_name
+from kv_flask import DEFAULT_MAX_CONTENT_LENGTH, FlaskKvDict, ServerThread
+from kv_fs import FileSystemDict
+from kv_redis import RedisDict
+from kv_sql import GenericSqlDict, PostgresSqlDict
+
+REDIS_URL = os.environ.get("KV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get(
+    "KV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+# Keys the HTTP API refuses whatever store it serves (see kv_flask's key rules).
+_HTTP_INVALID = ("", "/a", "a/", "a//b", "a/../b", "./a", "a\x00b", "_kv/x")
+
+
+def _served(
+    *, max_key_length: int, hierarchical: bool, store_invalid: tuple[str, ...] = ()
+) -> Capabilities:
+    """What a FlaskKvDict promises in front of a store: the store's rules inside the API's."""
+    return Capabilities(
+        persistent=True,
+        processes=True,
+        ttl=False,
+        history=False,
+        max_key_length=max_key_length,
+        max_value_size=DEFAULT_MAX_CONTENT_LENGTH,
+        empty_key=False,
+        hierarchical_keys=hierarchical,
+        invalid_keys=tuple(dict.fromkeys(_HTTP_INVALID + store_invalid)),
+    )
+
+
+class _ServedConformance(StoreConformance):
+    """Each store is a client of its own server over a fresh backend store."""
+
+    stateful_examples = 15
+
+    def backend(self, request: pytest.FixtureRequest, index: int) -> Store:
+        """A new, empty backend store (the subclass knows how)."""
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        """Remove what the backends left on their servers."""
+
+    @pytest.fixture
+    def store_factory(self, request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
+        opened: list[tuple[FlaskKvDict, ServerThread, Store]] = []
+
+        def make() -> FlaskKvDict:
+            backend = self.backend(request, len(opened))
+            server = ServerThread(backend, threads=6).start()
+            client = FlaskKvDict(server.url, timeout=(3.05, 60))
+            opened.append((client, server, backend))
+            return client
+
+        yield make
+        for client, server, backend in opened:
+            client.close()
+            server.stop()
+            backend.close()
+        self.cleanup()
+
+    def opener(self, store: Any) -> Callable[[], FlaskKvDict]:
+        return functools.partial(FlaskKvDict, store.base_url)
+
+
+class TestFlaskOverFileSystem(_ServedConformance):
+    capabilities = _served(
+        max_key_length=255,
+        hierarchical=True,
+        store_invalid=("/abs", "../up", "a\\b"),
+    )
+
+    def backend(self, request: pytest.FixtureRequest, index: int) -> Store:
+        base: Path = request.getfixturevalue("tmp_path")
+        return FileSystemDict(base / f"data{index}", base / f"scratch{index}", durable=False)
+
+
+class TestFlaskOverSqlite(_ServedConformance):
+    capabilities = _served(
+        max_key_length=255, hierarchical=False, store_invalid=("k" * 256, "\ud800")
+    )
+
+    def backend(self, request: pytest.FixtureRequest, index: int) -> Store:
+        base: Path = request.getfixturevalue("tmp_path")
+        return GenericSqlDict(f"sqlite:///{base}/kv{index}.sqlite3", "kv")
+
+
+class TestFlaskOverPostgres(_ServedConformance):
+    capabilities = _served(
+        max_key_length=255, hierarchical=False, store_invalid=("k" * 256, "\ud800")
+    )
+    tables: list[str]
+
+    def backend(self, request: pytest.FixtureRequest, index: int) -> Store:
+        if not port_open(POSTGRES_URL):
+            service_missing("PostgreSQL", "KV_TEST_POSTGRES_URL", f"nothing at {POSTGRES_URL}")
+        if index == 0:
+            type(self).tables = []
+        table = unique_name("flaskpg")
+        self.tables.append(table)
+        return PostgresSqlDict(POSTGRES_URL, table)
+
+    def cleanup(self) -> None:
+        engine = sqlalchemy.create_engine(POSTGRES_URL)
+        with engine.begin() as connection:
+            for table in getattr(self, "tables", []):
+                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+        engine.dispose()
+
+
+class TestFlaskOverRedis(_ServedConformance):
+    capabilities = _served(max_key_length=4096, hierarchical=False)
+    prefixes: list[str]
+
+    def backend(self, request: pytest.FixtureRequest, index: int) -> Store:
+        if not port_open(REDIS_URL):
+            service_missing("Redis", "KV_TEST_REDIS_URL", f"nothing answers at {REDIS_URL}")
+        if index == 0:
+            type(self).prefixes = []
+        prefix = unique_name("flaskredis") + ":"
+        self.prefixes.append(prefix)
+        return RedisDict(redis.Redis.from_url(REDIS_URL), key_prefix=prefix)
+
+    def cleanup(self) -> None:
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            for prefix in getattr(self, "prefixes", []):
+                keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+                for start in range(0, len(keys), 500):
+                    client.unlink(*keys[start : start + 500])
+        finally:
+            client.close()
