@@ -131,3 +131,21 @@ def test_serve_without_flask_says_what_to_install() -> None:
     """The message for a missing kv-flask names the package (checked on the source)."""
     source = Path(sys.modules["kv_cli._main"].__file__ or "").read_text()
     assert "pip install kv-flask" in source
+
+
+def test_commands_against_a_live_server(run_kv: Run) -> None:
+    """get, set, ls, rm and cp work on an http:// store served by kv-flask."""
+    from kv_core import MemoryDict
+    from kv_flask import ServerThread
+
+    backend = MemoryDict()
+    with ServerThread(backend) as server:
+        url = server.url
+        assert run_kv("--url", url, "set", "remote/k", "-", stdin=b"\x00\xffv").returncode == 0
+        assert backend["remote/k"] == b"\x00\xffv"
+        assert run_kv("--url", url, "get", "remote/k").stdout == b"\x00\xffv"
+        assert run_kv("--url", url, "ls", "remote/").stdout == b"remote/k\n"
+        assert run_kv("cp", url, "memory://").returncode == 0
+        assert run_kv("--url", url, "rm", "remote/k").returncode == 0
+        assert run_kv("--url", url, "get", "remote/k").returncode == 3
+    assert run_kv("--url", url, "get", "remote/k").returncode == 4
