@@ -226,7 +226,7 @@ def test_compare_and_set(client, store):
 
 
 def test_etag_and_conditional_headers(raw, store):
-    """GET and HEAD carry a strong ETag; If-None-Match answers 304; writes check If-Match."""
+    """GET carries a strong ETag; If-None-Match answers 304; writes check If-Match."""
     assert raw.request("PUT", "/k", body=b"value")[0] == 204
     status, headers, data = raw.request("GET", "/k")
     assert status == 200
@@ -235,7 +235,8 @@ def test_etag_and_conditional_headers(raw, store):
     assert headers["x-content-type-options"] == "nosniff"
     tag = headers["etag"]
     assert tag.startswith('"')
-    assert raw.request("HEAD", "/k")[1]["etag"] == tag
+    assert raw.request("HEAD", "/k", headers={"If-None-Match": '"other"'})[1]["etag"] == tag
+    assert raw.request("HEAD", "/k", headers={"If-None-Match": tag})[0] == 304
     assert raw.request("GET", "/k", headers={"If-None-Match": tag})[0] == 304
     assert raw.request("PUT", "/k", body=b"x", headers={"If-Match": '"nope"'})[0] == 412
     assert raw.request("PUT", "/new", body=b"x", headers={"If-Match": "*"})[0] == 412

@@ -26,6 +26,7 @@ from kv_core import (
 from kv_core.codec import Deserializer, Serializer
 
 from ._errors import PreconditionFailed
+from ._etag import quoted_etag_of
 from ._keys import MAX_KEY_LENGTH, check_key, check_prefix, check_token, quote_key
 
 __all__ = ["DEFAULT_TIMEOUT", "FlaskKvDict"]
@@ -290,7 +291,7 @@ class FlaskKvDict(Store):
         """
         checked = self._check_key(key)
         response = self._check(self._request("GET", quote_key(checked)), checked)
-        return self._decode(response.content), response.headers.get("ETag", "")
+        return self._decode(response.content), _etag(response)
 
     def set_if(self, key: str, value: Any, *, etag: str | None) -> str:
         """Store *value* only if *key* still has *etag*, or, with ``etag=None``, is missing.
@@ -299,14 +300,18 @@ class FlaskKvDict(Store):
         Returns the new value's etag.
 
         :raises PreconditionFailed: the key changed (or exists, with ``etag=None``).
+        :raises ValueError: *etag* is empty (it would match no value; never sent).
         """
+        if etag is not None and not etag.strip():
+            msg = "etag must be a tag from get_with_etag or set_if, or None; not empty"
+            raise ValueError(msg)
         checked = self._check_key(key)
         encoded = self._encode(value)
         headers = {"If-None-Match": "*"} if etag is None else {"If-Match": etag}
         response = self._check(
             self._request("PUT", quote_key(checked), data=encoded, headers=headers), checked
         )
-        return response.headers.get("ETag", "")
+        return response.headers.get("ETag") or quoted_etag_of(encoded)
 
     def _write(self, key: str, value: bytes) -> None:
         self._check_size(len(value))
@@ -331,17 +336,18 @@ class FlaskKvDict(Store):
 
     def _pop(self, key: str) -> bytes:
         # Read, then delete only if the value is still the one read: two clients popping
-        # the same key never both get it.
+        # the same key never both get it. Never an unconditional DELETE: without an ETag in
+        # the answer (a proxy may drop it), the tag is computed as the server computes it.
         path = quote_key(key)
         for _ in range(_POP_ATTEMPTS):
             response = self._check(self._request("GET", path), key)
-            tag = response.headers.get("ETag", "")
+            tag = _etag(response)
             deleted = self._request("DELETE", path, headers={"If-Match": tag})
             if deleted.status_code == 412:
                 continue
             self._check(deleted, key)
             return response.content
-        msg = f"{key!r} kept changing while it was being popped"
+        msg = f"{key!r} kept changing while it was being popped (or the server sends other tags)"
         raise StoreUnavailable(msg)
 
     def _iter_keys(self, prefix: str) -> Iterator[str]:
@@ -407,6 +413,11 @@ class FlaskKvDict(Store):
 
     def _describe(self) -> str:
         return repr(redact_url(self._base))
+
+
+def _etag(response: requests.Response) -> str:
+    """The ``ETag`` of a GET answer; computed from the body, as the server does, if absent."""
+    return response.headers.get("ETag") or quoted_etag_of(response.content)
 
 
 def _reopen(base_url: str, token: str | None, timeout: Any) -> FlaskKvDict:

@@ -46,7 +46,13 @@ def _key_operations() -> dict[str, Any]:
     }
     etag_header = {"ETag": {"description": "Strong tag of the value", "schema": {"type": "string"}}}
     conditions = [
-        {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"}},
+        {
+            "name": "If-Match",
+            "in": "header",
+            "required": False,
+            "description": "Tags the stored value must have; present but empty matches nothing",
+            "schema": {"type": "string"},
+        },
         {
             "name": "If-None-Match",
             "in": "header",
@@ -83,10 +89,18 @@ def _key_operations() -> dict[str, Any]:
         "get": {"summary": "Read a value", "operationId": "getValue", **read},
         "head": {
             "summary": "Whether the key exists",
+            "description": (
+                "Without If-None-Match, answered from the store's `key in store`: the value "
+                "is not read, and the answer has neither ETag nor Content-Length. With "
+                "If-None-Match, the value is read and the answer has GET's headers."
+            ),
             "operationId": "headValue",
             "parameters": conditions[1:],
             "responses": {
-                "200": {"description": "The key exists", "headers": etag_header},
+                "200": {
+                    "description": "The key exists (ETag only with If-None-Match)",
+                    "headers": etag_header,
+                },
                 "304": {"description": "The value has the tag given in If-None-Match"},
                 "404": {"description": "Missing"},
                 "400": {"description": "Invalid key"},
@@ -208,8 +222,10 @@ def openapi_document(url_prefix: str = "", *, auth: bool = False) -> dict[str, A
     listing = {
         "summary": "List keys in sorted order, one page at a time",
         "description": (
-            "Each page costs the server a full sorted listing of the matching keys "
-            "(O(n log n) in their number); follow next_cursor until it is null."
+            "Every page lists all the keys matching the prefix again from the store, then "
+            "keeps the limit + 1 smallest after the cursor (O(m log limit) for m matching "
+            "keys); paging through all m keys costs O(m^2 / limit). Follow next_cursor "
+            "until it is null."
         ),
         "operationId": "listKeys",
         "parameters": [

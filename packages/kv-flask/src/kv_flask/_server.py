@@ -3,7 +3,8 @@
 Routes, relative to the blueprint's URL prefix (see the package README for the table):
 
 - ``GET /`` lists keys: ``prefix``, ``limit`` (capped) and an opaque ``cursor``.
-- ``GET|HEAD|PUT|POST|DELETE /<key>``: one value, raw bytes, with a strong ``ETag``.
+- ``GET|PUT|POST|DELETE /<key>``: one value, raw bytes, with a strong ``ETag``;
+  ``HEAD /<key>``: whether it exists (``key in store``; the value is not read).
 - ``POST /_kv/get|set|delete|clear``, ``GET /_kv/count``, ``GET /_kv/info``: batch calls.
 - ``GET /openapi.json``: the OpenAPI 3.1 document.
 
@@ -14,12 +15,11 @@ so no key can collide with a route of the API.
 from __future__ import annotations
 
 import base64
-import bisect
-import hashlib
+import heapq
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +38,7 @@ from kv_core import (
 )
 
 from ._errors import ApiError, error_code, error_message
+from ._etag import etag_of
 from ._http import (
     authorized,
     decode_cursor,
@@ -79,11 +80,6 @@ _API_ROUTES = {
     "_kv/delete": ["POST"],
     "_kv/clear": ["POST"],
 }
-
-
-def etag_of(value: bytes) -> str:
-    """The strong entity tag of *value*, without quotes: a 128-bit BLAKE2b digest."""
-    return hashlib.blake2b(value, digest_size=16).hexdigest()
 
 
 class _KeyConverter(BaseConverter):
@@ -367,12 +363,16 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
         with _store_errors():
             lister = getattr(store, "keys_with_prefix", None)
             if lister is not None:
-                keys = sorted(lister(prefix))
+                keys: Iterable[str] = lister(prefix)
             else:
-                keys = sorted(key for key in store if key.startswith(prefix))
-        start = bisect.bisect_right(keys, after) if after is not None else 0
-        page = keys[start : start + limit]
-        more = start + limit < len(keys)
+                keys = (key for key in store if key.startswith(prefix))
+            if after is not None:
+                keys = (key for key in keys if key > after)
+            # The limit + 1 smallest keys after the cursor: one pass over the listing,
+            # O(n log limit) comparisons and O(limit) memory, instead of sorting all n keys.
+            page = heapq.nsmallest(limit + 1, keys)
+        more = len(page) > limit
+        del page[limit:]
         next_cursor = encode_cursor(page[-1]) if more and page else None
         return json_response({"keys": page, "next_cursor": next_cursor})
 
@@ -381,6 +381,18 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
             # The path of an API route with a method it does not take: 405, not a bad key.
             raise MethodNotAllowed(valid_methods=_API_ROUTES[key])
         key = checked(key)
+        if request.method == "HEAD" and not _conditional():
+            # Existence only, from `key in store`: the value is not read (it may be large and
+            # behind a network store), so no ETag and no Content-Length; GET has both, and a
+            # HEAD with If-None-Match reads the value to answer like GET.
+            with _store_errors():
+                present = key in store
+            if not present:
+                raise ApiError(404)
+            response = Response(mimetype="application/octet-stream")
+            response.automatically_set_content_length = False
+            response.headers["Cache-Control"] = "no-cache"
+            return response
         if request.method in {"GET", "HEAD"}:
             value = read(key)
             tag = etag_of(value)
@@ -490,10 +502,22 @@ def _make_blueprint(name: str, state: KvState) -> Blueprint:
     return blueprint
 
 
+def _conditional() -> bool:
+    """Whether the request carries ``If-Match`` or ``If-None-Match``, even an empty one."""
+    headers = request.headers
+    return "If-Match" in headers or "If-None-Match" in headers
+
+
 def _check_conditions(key: str, read: Callable[[str], bytes]) -> None:
-    """Answer 412 unless the ``If-Match`` / ``If-None-Match`` headers hold for *key*."""
+    """Answer 412 unless the ``If-Match`` / ``If-None-Match`` headers hold for *key*.
+
+    An ``If-Match`` header that is present but holds no tag (empty, or only commas) matches
+    nothing: the write is refused, never made unconditional.
+    """
     if_match = request.if_match
     if_none_match = request.if_none_match
+    if "If-Match" in request.headers and not if_match:
+        raise ApiError(412)
     if not if_match and not if_none_match:
         return
     try:
