@@ -229,6 +229,44 @@ class Cluster:
             for node in nodes:
                 node.close()
 
+    def add_replica(self, primary: Server, directory: Path) -> Server:
+        """Start a server in *directory*, join it as a replica of *primary*, wait for sync."""
+        replica = Server(
+            directory,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(directory / "nodes.conf"),
+        )
+        self.servers.append(replica)
+        with redis.Redis(port=primary.port, **TIMEOUTS) as node:
+            primary_id = node.execute_command("CLUSTER", "MYID").decode()
+        cli = shutil.which("redis-cli")
+        assert cli is not None
+        subprocess.run(
+            [
+                cli,
+                "--cluster",
+                "add-node",
+                f"127.0.0.1:{replica.port}",
+                f"127.0.0.1:{primary.port}",
+                "--cluster-slave",
+                "--cluster-master-id",
+                primary_id,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        with redis.Redis(port=replica.port, **TIMEOUTS) as node:
+            while node.info("replication").get("master_link_status") != "up":
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the test replica never synced with its primary")
+                time.sleep(0.1)
+        return replica
+
     @property
     def url(self) -> str:
         """A redis+cluster:// URL of one of its nodes."""

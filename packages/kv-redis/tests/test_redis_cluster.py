@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
@@ -128,5 +131,147 @@ def test_cluster_node_killed(private_cluster: Any) -> None:
             len(store)
         with pytest.raises(StoreUnavailable):
             store.pop(on_dead[0])
+    finally:
+        client.close()
+
+
+def _owner(port: int, slot: int) -> int | None:
+    """The port of the primary that the node on *port* says serves *slot*."""
+    with redis.Redis(port=port, socket_timeout=2) as node:
+        for start, end, primary, *_ in node.execute_command("CLUSTER", "SLOTS"):
+            if int(start) <= slot <= int(end):
+                return int(primary[1])
+    return None
+
+
+def test_pop_after_a_failover(private_cluster: Any, tmp_path: Path) -> None:
+    """A primary dies and its replica takes over: pop fails once, then reaches the new one.
+
+    The failed pop is not sent again (the dead primary may have run it), but it refreshes
+    the client's slot map, so the next pop goes to the promoted replica instead of raising
+    StoreUnavailable until something else happens to refresh the map.
+    """
+    client = private_cluster.client(
+        socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        store = RedisDict(client, key_prefix="p:")
+        victim = private_cluster.servers[1]
+        on_victim = [
+            f"k{i}"
+            for i in range(60)
+            if client.get_node_from_key(f"p:k{i}".encode()).port == victim.port
+        ][:3]
+        assert len(on_victim) == 3
+        (tmp_path / "replica").mkdir()
+        replica = private_cluster.add_replica(victim, tmp_path / "replica")
+        store.set_many({key: key.encode() for key in on_victim})
+        with redis.Redis(port=victim.port, socket_timeout=5) as primary:
+            assert primary.execute_command("WAIT", 1, 5000) == 1
+        slot = key_slot(f"p:{on_victim[0]}".encode())
+
+        victim.stop()
+        with redis.Redis(port=replica.port, socket_timeout=5) as promoted:
+            promoted.execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
+        others = [s for s in private_cluster.servers if s is not victim]
+        deadline = time.monotonic() + 30
+        while not all(_owner(s.port, slot) == replica.port for s in others):
+            assert time.monotonic() < deadline, "the failover never reached every node"
+            time.sleep(0.1)
+
+        # The client's map still names the dead primary: this pop fails, and is not resent.
+        with pytest.raises(StoreUnavailable):
+            store.pop(on_victim[0])
+        # ... but it refreshed the map: the next pops reach the promoted replica.
+        assert store.pop(on_victim[1]) == on_victim[1].encode()
+        assert client.get_node_from_key(f"p:{on_victim[2]}".encode()).port == replica.port
+        assert dict([store.popitem() for _ in range(2)]) == {
+            key: key.encode() for key in (on_victim[0], on_victim[2])
+        }
+    finally:
+        client.close()
+
+
+def test_listing_with_a_primary_killed(private_cluster: Any) -> None:
+    """Listing, len and clear raise StoreUnavailable, never a partial answer.
+
+    (popitem may still succeed: it needs one key, and the live primaries have some.)
+    """
+    client = private_cluster.client(
+        socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        store = RedisDict(client, key_prefix="p:")
+        store.set_many({f"k{i}": b"v" for i in range(30)})
+        private_cluster.servers[2].stop()
+        operations: dict[str, Callable[[], object]] = {
+            "iter": lambda: list(iter(store)),
+            "keys_with_prefix": lambda: list(store.keys_with_prefix("k")),
+            "len": lambda: len(store),
+            "clear": store.clear,
+        }
+        for name, operation in operations.items():
+            with pytest.raises(StoreUnavailable):
+                operation()
+            assert name
+    finally:
+        client.close()
+
+
+def test_listing_reaches_a_primary_without_a_client(
+    cluster_client: RedisCluster, cluster_prefix: str
+) -> None:
+    """A primary whose node client is not made yet is connected, not skipped.
+
+    Fault injection: redis-py leaves ``redis_connection`` unset until a node is used (and
+    redis-py 5 resets it after a connection error); listing must still visit that node.
+    """
+    store = RedisDict(cluster_client, key_prefix=cluster_prefix)
+    store.set_many({f"k{i}": b"v" for i in range(100)})
+    primary = cluster_client.get_primaries()[0]
+    saved = primary.redis_connection
+    primary.redis_connection = None
+    try:
+        assert len(store) == 100
+        assert sorted(store) == sorted(f"k{i}" for i in range(100))
+    finally:
+        if primary.redis_connection is not None and primary.redis_connection is not saved:
+            primary.redis_connection.close()
+        primary.redis_connection = saved
+
+
+def test_pop_follows_ask_and_moved(private_cluster: Any) -> None:
+    """pop during a slot migration (ASK) and after it (MOVED) finds the key where it went."""
+    client = private_cluster.client(socket_timeout=2, retry=Retry(NoBackoff(), 0))
+    try:
+        store = RedisDict(client, key_prefix="{p}:")
+        store.set_many({"a": b"1", "b": b"2", "c": b"3"})
+        slot = key_slot(b"{p}:a")
+        source = client.get_node_from_key(b"{p}:a")
+        target = next(n for n in client.get_primaries() if n.name != source.name)
+        src = redis.Redis(port=source.port, socket_timeout=5)
+        dst = redis.Redis(port=target.port, socket_timeout=5)
+        try:
+            src_id = src.execute_command("CLUSTER", "MYID").decode()
+            dst_id = dst.execute_command("CLUSTER", "MYID").decode()
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+            src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+            src.execute_command(
+                "MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", b"{p}:a", b"{p}:b"
+            )
+            # Mid-migration: the source answers ASK for keys that already left.
+            assert store.pop("a") == b"1"
+            assert store.pop("c") == b"3"  # still on the source: no redirect
+            for server in private_cluster.servers:
+                with redis.Redis(port=server.port, socket_timeout=5) as node:
+                    node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+            # After it: the client's map is stale, the source answers MOVED.
+            assert client.get_node_from_key(b"{p}:b").name == source.name
+            assert store.pop("b") == b"2"
+            assert client.get_node_from_key(b"{p}:b").name == target.name
+            assert len(store) == 0
+        finally:
+            src.close()
+            dst.close()
     finally:
         client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -104,8 +105,38 @@ def test_stalled_server_times_out(private_server: Callable[..., Any]) -> None:
             os.kill(server.process.pid, signal.SIGCONT)
 
 
+@pytest.mark.parametrize("retries", [0, 2])
+def test_stalled_server_within_the_configured_timeouts(
+    private_server: Callable[..., Any], retries: int
+) -> None:
+    """With Retry(NoBackoff(), n), a stopped server gives StoreUnavailable in (n+1) timeouts.
+
+    A bound, not a benchmark: each operation must fail within a generous 5x of what the
+    client's configuration promises (one socket_timeout per attempt, no backoff sleeps).
+    """
+    timeout = 0.3
+    server = private_server()
+    with dead_client(
+        server.port, socket_timeout=timeout, retry=Retry(NoBackoff(), retries)
+    ) as client:
+        store = RedisDict(client, key_prefix="p:")
+        store.set_many({"k": b"v", "j": b"w"})
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            for name in ("getitem", "setitem", "pop", "len", "get_many"):
+                started = time.monotonic()
+                with pytest.raises(StoreUnavailable) as info:
+                    OPERATIONS[name](store)
+                elapsed = time.monotonic() - started
+                assert isinstance(info.value.__cause__, rx.TimeoutError), name
+                assert elapsed < 5 * timeout * (retries + 1), (name, elapsed)
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+
+
+@pytest.mark.parametrize("single", [False, True], ids=["pool", "single_connection_client"])
 def test_pop_is_sent_once(
-    private_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+    private_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, single: bool
 ) -> None:
     """pop is not retried by redis-py's retry policy: GETDEL goes out once, then fails."""
     server = private_server()
@@ -125,7 +156,12 @@ def test_pop_is_sent_once(
     monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting_send)
     retrying = Retry(NoBackoff(), 3)
     with (
-        redis.Redis(port=server.port, socket_timeout=0.3, retry=retrying) as client,
+        redis.Redis(
+            port=server.port,
+            socket_timeout=0.3,
+            retry=retrying,
+            single_connection_client=single,
+        ) as client,
         redis.Redis(port=server.port, socket_timeout=2) as admin,
     ):
         store = RedisDict(client)
@@ -142,6 +178,9 @@ def test_pop_is_sent_once(
             assert count(b"SET") == 1 + 4
         finally:
             admin.execute_command("CLIENT", "UNPAUSE")
+        # The failed connection was dropped; the client reconnects and the store goes on.
+        store["k2"] = b"v2"
+        assert store.pop("k2") == b"v2"
 
 
 def test_wrong_password(private_server: Callable[..., Any]) -> None:
