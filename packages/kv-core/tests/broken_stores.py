@@ -180,6 +180,33 @@ class GetManyReportsMissing(MemoryDict):
         return {key: self._data.get(key) for key in keys}
 
 
+class ExcusesItsOwnKeys(MemoryDict):
+    """Refuses padded, non-NFC and LIKE-character keys through its own validation, undeclared."""
+
+    def _validate_key(self, key: str) -> None:
+        if key != key.strip() or key != unicodedata.normalize("NFC", key) or "%" in key:
+            raise InvalidKeyError(key)
+
+
+class PopTakesPrefixedKeys(MemoryDict):
+    """pop(k) also removes every key that starts with k."""
+
+    def _pop(self, key: str) -> bytes:
+        value = super()._pop(key)
+        for other in [k for k in self._data if k.startswith(key)]:
+            self._data.pop(other, None)
+        return value
+
+
+class UpdateIgnoresKeysObjects(MemoryDict):
+    """update() iterates an object with keys() instead of calling keys()."""
+
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        if hasattr(other, "keys") and not hasattr(other, "items"):
+            other = ()
+        super().update(other, **kwargs)
+
+
 BROKEN = [
     DropsEmptyValues,
     CaseInsensitive,
@@ -197,4 +224,7 @@ BROKEN = [
     GlobPrefix,
     StrKeysCoerced,
     GetManyReportsMissing,
+    ExcusesItsOwnKeys,
+    PopTakesPrefixedKeys,
+    UpdateIgnoresKeysObjects,
 ]

@@ -18,6 +18,7 @@ from kv_core import (
     SerializedDict,
     StoreUnavailable,
     TieredStorageDict,
+    ValueTooLargeError,
     WriteOnlyDict,
 )
 
@@ -262,3 +263,112 @@ def test_wrappers_refuse_no_stores() -> None:
         RandomChoiceDict([])
     with pytest.raises(ValueError, match="at least one"):
         TieredStorageDict([])
+
+
+class _RefusesSlashes(MemoryDict):
+    """A store that refuses '/' in keys, as some backends refuse characters."""
+
+    def _validate_key(self, key: str) -> None:
+        if "/" in key:
+            raise InvalidKeyError(key)
+
+
+def test_serialized_keys_are_valid_on_restrictive_stores() -> None:
+    """A str key serializer's output is encoded, so '/' or '..' in it reach no backend."""
+    d = SerializedDict(_RefusesSlashes(), key_serialize=json.dumps, key_deserialize=json.loads)
+    d["a/../b"] = b"x"
+    d[["list", "/key"]] = b"y"  # json makes any JSON value a key
+    assert d["a/../b"] == b"x"
+    assert sorted(map(json.dumps, d)) == sorted(map(json.dumps, ["a/../b", ["list", "/key"]]))
+
+
+def test_serialized_key_functions_come_in_pairs() -> None:
+    """A key serializer without its inverse (or the reverse) is refused at construction."""
+    with pytest.raises(ValueError, match="both"):
+        SerializedDict(MemoryDict(), key_serialize=pickle.dumps)
+    with pytest.raises(ValueError, match="both"):
+        SerializedDict(MemoryDict(), key_deserialize=pickle.loads)
+
+
+def test_serialized_items_and_equality_with_tuple_keys() -> None:
+    """items(), values() and == work with serialized keys."""
+    d = SerializedDict(MemoryDict(), key_serialize=pickle.dumps, key_deserialize=pickle.loads)
+    d[("a", 1)] = b"x"
+    assert list(d.items()) == [(("a", 1), b"x")]
+    assert list(d.values()) == [b"x"]
+    assert d == {("a", 1): b"x"}
+
+
+class _TooSmall(MemoryDict):
+    """A cache tier that refuses values over 4 bytes, as a size-limited cache would."""
+
+    def _write(self, key: str, value: bytes) -> None:
+        if len(value) > 4:
+            raise ValueTooLargeError(key)
+        super()._write(key, value)
+
+
+def test_tiered_failed_upper_write_serves_no_stale_value() -> None:
+    """When the head refuses a new value the tail took, the head stops serving the old one."""
+    head, tail = _TooSmall(), MemoryDict()
+    d = TieredStorageDict([head, tail])
+    d["k"] = b"old"
+    with pytest.raises(ValueTooLargeError):
+        d["k"] = b"a new, longer value"
+    assert "k" not in head
+    assert d["k"] == b"a new, longer value"
+
+
+def test_tiered_validates_before_reading_any_tier() -> None:
+    """A key a lower tier refuses is refused before the head's storage is read."""
+
+    class Recording(MemoryDict):
+        reads = 0
+
+        def _read(self, key: str) -> bytes:
+            type(self).reads += 1
+            return super()._read(key)
+
+    d = TieredStorageDict([Recording(), _RefusesSlashes()])
+    for operation in (lambda: d["a/b"], lambda: "a/b" in d, lambda: d.get_many(["a/b"])):
+        with pytest.raises(InvalidKeyError):
+            operation()
+    with pytest.raises(InvalidKeyError):
+        d.delete_many(["ok", "a/b"])
+    assert Recording.reads == 0
+
+
+def test_random_choice_refuses_a_key_any_replica_refuses() -> None:
+    """A key one replica cannot hold is refused every time, whichever replica is picked."""
+    d = RandomChoiceDict([MemoryDict(), _RefusesSlashes(), MemoryDict()])
+    for _ in range(20):
+        with pytest.raises(InvalidKeyError):
+            d["a/b"] = b"x"
+        with pytest.raises(InvalidKeyError):
+            d["a/b"]
+
+
+def test_memory_setdefault_is_atomic() -> None:
+    """Threads racing setdefault on one key all get the one value that was stored."""
+    import threading
+
+    for _ in range(50):
+        store = MemoryDict()
+        results: list[bytes] = []
+        barrier = threading.Barrier(4)
+
+        def racer(
+            n: int, store: MemoryDict, barrier: threading.Barrier, results: list[bytes]
+        ) -> None:
+            barrier.wait()
+            results.append(store.setdefault("k", str(n).encode()))
+
+        threads = [
+            threading.Thread(target=racer, args=(n, store, barrier, results)) for n in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(set(results)) == 1
+        assert results[0] == store["k"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ class TestMemoryDict(StoreConformance):
     capabilities = MemoryDict.capabilities
 
     @pytest.fixture
-    def store_factory(self) -> Iterator[StoreFactory]:
+    def store_factory(self) -> StoreFactory:
         return MemoryDict
 
 
@@ -37,7 +36,7 @@ class TestSerializedDictOverMemory(StoreConformance):
     capabilities = MemoryDict.capabilities
 
     @pytest.fixture
-    def store_factory(self) -> Iterator[StoreFactory]:
+    def store_factory(self) -> StoreFactory:
         return lambda: SerializedDict(
             MemoryDict(), value_serialize=_compress, value_deserialize=zlib.decompress
         )
@@ -47,7 +46,7 @@ class TestRandomChoiceOverMemory(StoreConformance):
     capabilities = MemoryDict.capabilities
 
     @pytest.fixture
-    def store_factory(self) -> Iterator[StoreFactory]:
+    def store_factory(self) -> StoreFactory:
         def make() -> RandomChoiceDict:
             shared = MemoryDict()
             return RandomChoiceDict([shared, SerializedDict(shared), shared])
@@ -59,7 +58,7 @@ class TestTieredOverMemory(StoreConformance):
     capabilities = MemoryDict.capabilities
 
     @pytest.fixture
-    def store_factory(self) -> Iterator[StoreFactory]:
+    def store_factory(self) -> StoreFactory:
         return lambda: TieredStorageDict([MemoryDict(), MemoryDict(), MemoryDict()])
 
 
@@ -67,5 +66,5 @@ class TestTieredPromotingOverMemory(StoreConformance):
     capabilities = MemoryDict.capabilities
 
     @pytest.fixture
-    def store_factory(self) -> Iterator[StoreFactory]:
+    def store_factory(self) -> StoreFactory:
         return lambda: TieredStorageDict([MemoryDict(), MemoryDict()], promote_on_read=True)

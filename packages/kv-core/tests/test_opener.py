@@ -85,6 +85,10 @@ def test_password_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
         ("mysql+pymysql://root:pa%40ss@db/test?x=1", "mysql+pymysql://root:***@db/test?x=1"),
         ("postgresql://u:p@[::1]:5432/d", "postgresql://u:***@[::1]:5432/d"),
         ("sqlite:///kv.db", "sqlite:///kv.db"),
+        ("memory://", "memory://"),
+        ("redis://u:pw@host:notaport/0", "redis://u:***@host:notaport/0"),
+        ("http://h/kv?token=abc&x=1#f", "http://h/kv?token=***&x=1#f"),
+        ("memory://?password=s3cret", "memory://?password=***"),
     ],
 )
 def test_redact_url(url: str, shown: str) -> None:

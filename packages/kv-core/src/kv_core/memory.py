@@ -17,6 +17,9 @@ __all__ = ["MemoryDict", "open_memory_url"]
 class MemoryDict(Store):
     """A thread-safe store in this process's memory; the reference every backend is held to.
 
+    Single reads and writes are one ``dict`` operation each, atomic in CPython; operations of
+    several steps (``pop``, ``setdefault``, batches, ``clear``) hold a lock.
+
     Nothing is kept after the process ends. A forked child gets a copy of the data as it was
     at the fork; later writes in either process are not seen by the other.
 
@@ -69,9 +72,14 @@ class MemoryDict(Store):
             return (key for key in keys if key.startswith(prefix))
         return iter(keys)
 
+    def _setdefault(self, key: str, value: bytes) -> bytes:
+        with self._lock:
+            return self._data.setdefault(key, value)
+
     def _read_many(self, keys: Sequence[str]) -> dict[str, bytes]:
-        data = self._data
-        return {key: data[key] for key in keys if key in data}
+        # One dict.get per key: a key deleted meanwhile is simply absent (values are never None).
+        get = self._data.get
+        return {key: value for key in keys if (value := get(key)) is not None}
 
     def _write_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         with self._lock:

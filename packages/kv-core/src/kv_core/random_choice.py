@@ -8,7 +8,15 @@ from typing import Any, TypeVar
 
 from .capabilities import Capabilities, combine
 from .errors import StoreUnavailable
-from .wrapping import Wrapper, capabilities_of, delete_many_in, get_many_in, keys_in, set_many_in
+from .wrapping import (
+    Wrapper,
+    capabilities_of,
+    delete_many_in,
+    get_many_in,
+    keys_in,
+    set_many_in,
+    validate_in,
+)
 
 __all__ = ["RandomChoiceDict"]
 
@@ -37,6 +45,20 @@ class RandomChoiceDict(Wrapper):
         """What every one of the stores supports."""
         return combine([capabilities_of(m) for m in self._inner])
 
+    def validate_key(self, key: Any) -> Any:
+        """Return *key* if every reachable store accepts it.
+
+        A store that cannot be reached to check (a remote store that learns its rules from its
+        server) is skipped here: its own operation will say it is unavailable, and the read
+        fails over.
+        """
+        for mapping in self._inner:
+            try:
+                validate_in(mapping, key)
+            except StoreUnavailable:
+                continue
+        return key
+
     def _pick(self) -> MutableMapping[Any, Any]:
         return self._random.choice(self._inner)
 
@@ -50,16 +72,23 @@ class RandomChoiceDict(Wrapper):
         assert last is not None
         raise last
 
+    # Every operation first asks every store to accept the key, so a key one replica refuses
+    # is refused every time, not whenever that replica happens to be picked.
+
     def _read(self, key: Any) -> Any:
+        self.validate_key(key)
         return self._read_any(lambda m: m[key])
 
     def _contains(self, key: Any) -> bool:
+        self.validate_key(key)
         return self._read_any(lambda m: key in m)
 
     def _count(self) -> int:
         return self._read_any(len)
 
     def _read_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
+        for key in keys:
+            self.validate_key(key)
         return self._read_any(lambda m: get_many_in(m, keys))
 
     def _iter_keys(self, prefix: str) -> Iterator[Any]:
@@ -82,18 +111,25 @@ class RandomChoiceDict(Wrapper):
         raise last
 
     def _write(self, key: Any, value: Any) -> None:
+        self.validate_key(key)
         self._pick()[key] = value
 
     def _write_many(self, items: Sequence[tuple[Any, Any]]) -> None:
+        for key, _ in items:
+            self.validate_key(key)
         set_many_in(self._pick(), items)
 
     def _delete(self, key: Any) -> None:
+        self.validate_key(key)
         del self._pick()[key]
 
     def _delete_many(self, keys: Sequence[Any]) -> None:
+        for key in keys:
+            self.validate_key(key)
         delete_many_in(self._pick(), keys)
 
     def _pop(self, key: Any) -> Any:
+        self.validate_key(key)
         return self._pick().pop(key)
 
     def _clear(self) -> None:

@@ -13,20 +13,27 @@ from .wrapping import Wrapper, capabilities_of, delete_many_in, get_many_in, key
 
 __all__ = ["SerializedDict"]
 
-# A serialized key is stored with a tag saying how to read it back: "s:" for a key
-# serializer that returned str, "b:" for one that returned bytes, kept as unpadded
-# URL-safe base64 so it is a valid key on every backend (no NUL, no "/", no "..").
+# A serialized key is stored as a tag saying how to read it back ("s:" for a key serializer
+# that returned str, "b:" for bytes) and the result as unpadded URL-safe base64 (of its
+# UTF-8 for str): letters, digits, "-", "_" and ":" only, so it is a valid key on every
+# backend (no NUL, no "/", no "..", no case or space tricks), within the backend's length.
 _STR_TAG = "s:"
 _BYTES_TAG = "b:"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 class SerializedDict(Wrapper):
     """A view of *store* that serializes keys and values on the way in and out.
 
-    Every function is optional; without a key serializer, keys pass through unchanged (so two
-    SerializedDicts over one store see the same keys), and without a value serializer values
-    do. A key serializer may return ``str`` or ``bytes`` (``pickle.dumps``); either way the
-    stored key is a printable string that every backend accepts, read back exactly::
+    Every function is optional, but the key functions come as a pair. Without them, keys pass
+    through unchanged (so two SerializedDicts over one store see the same keys), and without
+    a value serializer values do. A key serializer may return ``str`` or ``bytes``
+    (``pickle.dumps``); either way the stored key is ``s:`` or ``b:`` and base64 text that
+    every backend accepts, read back exactly. It is a third longer than the serialized key,
+    and a backend's key length limit (SQL ``key_length``) applies to it::
 
         d = SerializedDict(MemoryDict(), key_serialize=pickle.dumps,
                            key_deserialize=pickle.loads, value_serialize=zlib.compress,
@@ -46,6 +53,9 @@ class SerializedDict(Wrapper):
         value_serialize: Callable[[Any], Any] | None = None,
         value_deserialize: Callable[[Any], Any] | None = None,
     ) -> None:
+        if (key_serialize is None) != (key_deserialize is None):
+            msg = "give both key_serialize and key_deserialize, or neither"
+            raise ValueError(msg)
         super().__init__([store])
         self._store = store
         self._key_serialize = key_serialize
@@ -57,7 +67,11 @@ class SerializedDict(Wrapper):
 
     @property
     def capabilities(self) -> Capabilities:
-        """The wrapped store's, except that serialized keys have no length or form limits."""
+        """The wrapped store's; with a key serializer, any key that serializes is valid.
+
+        ``max_key_length`` is then ``None``: keys are not text, and the limit that remains is
+        the wrapped store's, on the encoded form (see the class docstring).
+        """
         inner = capabilities_of(self._store)
         if self._key_serialize is None:
             return inner
@@ -78,9 +92,9 @@ class SerializedDict(Wrapper):
             return key
         stored = self._key_serialize(key)
         if isinstance(stored, str):
-            return _STR_TAG + stored
+            return _STR_TAG + _b64(stored.encode("utf-8", "surrogatepass"))
         if isinstance(stored, bytes | bytearray):
-            return _BYTES_TAG + base64.urlsafe_b64encode(stored).rstrip(b"=").decode("ascii")
+            return _BYTES_TAG + _b64(bytes(stored))
         msg = f"key_serialize must return str or bytes, not {type(stored).__name__}"
         raise TypeError(msg)
 
@@ -90,14 +104,17 @@ class SerializedDict(Wrapper):
         if not isinstance(stored, str) or stored[:2] not in (_STR_TAG, _BYTES_TAG):
             msg = f"{stored!r} was not written by a SerializedDict with a key serializer"
             raise InvalidKeyError(msg)
-        body: str | bytes = stored[2:]
-        if stored.startswith(_BYTES_TAG):
-            try:
-                body = base64.urlsafe_b64decode(stored[2:] + "=" * (-len(stored[2:]) % 4))
-            except (binascii.Error, ValueError) as exc:
-                msg = f"{stored!r} is not a serialized key"
-                raise InvalidKeyError(msg) from exc
-        return body if self._key_deserialize is None else self._key_deserialize(body)
+        encoded = stored[2:]
+        try:
+            raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+            body: str | bytes = (
+                raw.decode("utf-8", "surrogatepass") if stored.startswith(_STR_TAG) else raw
+            )
+        except (binascii.Error, ValueError) as exc:
+            msg = f"{stored!r} is not a serialized key"
+            raise InvalidKeyError(msg) from exc
+        assert self._key_deserialize is not None
+        return self._key_deserialize(body)
 
     def _read(self, key: Any) -> Any:
         return self._store[key]

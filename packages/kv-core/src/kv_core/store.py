@@ -1,9 +1,10 @@
 """The store base class: the whole dict API, written once over a few backend primitives.
 
-A backend subclasses :class:`Store` and writes four methods: ``_read``, ``_write``,
-``_delete`` and ``_iter_keys``. It may also override the batch and shortcut primitives
-(``_read_many``, ``_write_many``, ``_delete_many``, ``_contains``, ``_count``, ``_clear``,
-``_pop``, ``_close``) when it can do them in fewer round trips, and ``_validate_key`` /
+A backend subclasses :class:`Store`, declares its ``capabilities`` and writes four methods:
+``_read``, ``_write``, ``_delete`` and ``_iter_keys``. It may also override the batch and
+shortcut primitives (``_read_many``, ``_write_many``, ``_delete_many``, ``_contains``,
+``_count``, ``_clear``, ``_pop``, ``_setdefault``, ``_close``) when it can do them in fewer
+round trips or atomically, and ``_validate_key`` /
 ``_validate_prefix`` to refuse keys it cannot hold. Key type checks, the value codec, the
 serializer arguments, batch fallbacks and the context manager live here and nowhere else.
 """
@@ -34,8 +35,8 @@ _MISSING: Any = object()
 _BATCH = 256
 
 
-def _chunks(keys: Iterable[str], size: int = _BATCH) -> Iterator[list[str]]:
-    chunk: list[str] = []
+def _chunks(keys: Iterable[Any], size: int = _BATCH) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
     for key in keys:
         chunk.append(key)
         if len(chunk) >= size:
@@ -45,28 +46,28 @@ def _chunks(keys: Iterable[str], size: int = _BATCH) -> Iterator[list[str]]:
         yield chunk
 
 
+def _iter_items(store: Store) -> Iterator[tuple[Any, Any]]:
+    # Read in batches, and skip keys deleted between listing and reading: iteration must
+    # not fail because another thread or process is writing.
+    for chunk in _chunks(iter(store)):
+        found = store.get_many(chunk)
+        for key in chunk:
+            if key in found:
+                yield key, found[key]
+
+
 class _ItemsView(ItemsView[str, Any]):
     _mapping: Store
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
-        # Read in batches, and skip keys deleted between listing and reading: iteration must
-        # not fail because another thread or process is writing.
-        for chunk in _chunks(self._mapping):
-            found = self._mapping.get_many(chunk)
-            for key in chunk:
-                if key in found:
-                    yield key, found[key]
+        return _iter_items(self._mapping)
 
 
 class _ValuesView(ValuesView[Any]):
     _mapping: Store
 
     def __iter__(self) -> Iterator[Any]:
-        for chunk in _chunks(self._mapping):
-            found = self._mapping.get_many(chunk)
-            for key in chunk:
-                if key in found:
-                    yield found[key]
+        return (value for _, value in _iter_items(self._mapping))
 
 
 class Store(MutableMapping[str, Any], abc.ABC):
@@ -155,6 +156,13 @@ class Store(MutableMapping[str, Any], abc.ABC):
         self._delete(key)
         return value
 
+    def _setdefault(self, key: str, value: bytes) -> bytes:
+        try:
+            return self._read(key)
+        except KeyError:
+            self._write(key, value)
+            return value
+
     def _close(self) -> None:
         """Release connections or handles; called once by ``close()``."""
 
@@ -230,13 +238,23 @@ class Store(MutableMapping[str, Any], abc.ABC):
         msg = "popitem(): store is empty"
         raise KeyError(msg)
 
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """``store[key]`` if present; else store *default* and return it as a read would."""
+        checked = self._check_key(key)
+        try:
+            return self._decode(self._read(checked))
+        except KeyError:
+            # Encoded only now: setdefault(key) of a present key must not need a value.
+            return self._decode(self._setdefault(checked, self._encode(default)))
+
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Like ``dict.update``; every key and value is checked before anything is written."""
         pairs: list[tuple[Any, Any]]
         if isinstance(other, Mapping):
             pairs = list(other.items())
         elif hasattr(other, "keys"):
-            pairs = [(key, other[key]) for key in other]
+            # An object with keys() but no items(), as dict.update accepts; not iter(other).
+            pairs = [(key, other[key]) for key in other.keys()]  # noqa: SIM118
         else:
             pairs = list(other)
         pairs.extend(kwargs.items())

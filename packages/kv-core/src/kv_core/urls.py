@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .errors import KVError
 
@@ -16,21 +16,42 @@ class InvalidStoreURL(KVError, ValueError):
     """A store URL that cannot be opened: bad syntax or options the backend does not know."""
 
 
+_SECRET_OPTIONS = ("password", "passwd", "pwd", "token", "secret", "api_key", "apikey")
+
+
+def _redact_query(query: str) -> str:
+    if not query:
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(name.lower() in _SECRET_OPTIONS for name, _ in pairs):
+        return query
+    return urlencode(
+        [(name, "***" if name.lower() in _SECRET_OPTIONS else value) for name, value in pairs],
+        safe="*:/",
+    )
+
+
 def redact_url(url: str) -> str:
-    """Return *url* with any password replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    """Return *url* with any password (in the address or as a query option) shown as ``***``.
+
+    Everything else is kept as written (``sqlite:///kv.db`` stays so).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    cut = min(
+        (i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest)
+    )
+    netloc, tail = rest[:cut], rest[cut:]
+    if "@" in netloc:
+        credentials, _, hostport = netloc.rpartition("@")
+        if ":" in credentials:
+            netloc = f"{credentials.split(':', 1)[0]}:***@{hostport}"
+    path, qmark, query = tail.partition("?")
+    if qmark:
+        query, hashmark, fragment = query.partition("#")
+        tail = f"{path}?{_redact_query(query)}{hashmark}{fragment}"
+    return f"{scheme}{sep}{netloc}{tail}"
 
 
 @dataclass(frozen=True)

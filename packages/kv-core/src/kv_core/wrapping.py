@@ -108,6 +108,19 @@ class Wrapper(Store):
             validate_in(mapping, checked)
         return key
 
+    def _setdefault(self, key: Any, value: Any) -> Any:
+        # Values pass through untouched here, so what was stored is known only by reading it
+        # back (a str default comes back as the bytes the store below holds).
+        try:
+            return self._read(key)
+        except KeyError:
+            pass
+        self._write(key, value)
+        try:
+            return self._read(key)
+        except KeyError:
+            return value  # a write-only or read-only view: nothing to read back
+
     def _close(self) -> None:
         close_all(self._inner)
 

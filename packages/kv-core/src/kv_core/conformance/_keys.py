@@ -24,8 +24,27 @@ PATTERN_KEYS = ["%", "_", "*", "?", "[", "]", "\\", "a%", "a_", "a*", "a?", "a[b
 NESTED_PREFIX_KEYS = ["p", "pa", "pab", "pabc", "q"]
 
 
+# Keys every store must hold, unless it declares the key invalid: the suite does not let a
+# store's own validation excuse it from normal forms, padding or pattern characters.
+REQUIRED_KEYS = [
+    *UNICODE_KEYS,
+    *CASE_AND_SPACE_KEYS,
+    *[k for k in PATTERN_KEYS if "\\" not in k],
+    *NESTED_PREFIX_KEYS,
+]
+
+
 class KeyTests(SuiteBase):
     """Unicode normal forms, case, whitespace and pattern characters are all literal."""
+
+    def test_required_keys_are_accepted(self, store: Store) -> None:
+        """Every edge-case key the suite uses is held, unless the store declares it invalid."""
+        required = [k for k in REQUIRED_KEYS if k not in self.capabilities.invalid_keys]
+        for index, key in enumerate(required):
+            store[key] = f"v{index}".encode()
+        for index, key in enumerate(required):
+            assert store[key] == f"v{index}".encode(), key
+        assert len(store) == len(required)
 
     def _round_trip(self, store: Store, keys: list[str]) -> None:
         valid = self.valid_keys(store, keys)

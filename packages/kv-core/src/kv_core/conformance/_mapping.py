@@ -11,6 +11,19 @@ __all__ = ["MappingTests"]
 from ..store import Store
 
 
+class _KeysOnly:
+    """A mapping-like object with keys() and [] but no items(): dict.update accepts it."""
+
+    def __init__(self, data: dict[str, bytes]) -> None:
+        self._data = data
+
+    def keys(self) -> list[str]:
+        return list(self._data)
+
+    def __getitem__(self, key: str) -> bytes:
+        return self._data[key]
+
+
 class MappingTests(SuiteBase):
     """``[]``, ``get``, ``in``, ``del``, ``len``, iteration, views, ``pop`` ... ``==``."""
 
@@ -117,6 +130,12 @@ class MappingTests(SuiteBase):
         assert "k" not in store
         assert len(store) == 0
 
+    def test_pop_takes_only_its_key(self, store: Store) -> None:
+        """pop removes exactly the key asked for, not keys it prefixes or others."""
+        store.update({"p": b"1", "pa": b"2", "p/x": b"3", "q": b"4"})
+        assert store.pop("p") == b"1"
+        assert dict(store.items()) == {"pa": b"2", "p/x": b"3", "q": b"4"}
+
     def test_pop_missing(self, store: Store) -> None:
         """pop of a missing key raises KeyError, or returns the default when given one."""
         with pytest.raises(KeyError):
@@ -138,10 +157,13 @@ class MappingTests(SuiteBase):
             store.popitem()
 
     def test_setdefault(self, store: Store) -> None:
-        """setdefault writes only a missing key and returns the stored value."""
+        """setdefault writes only a missing key and returns the value as a read would."""
         assert store.setdefault("k", b"first") == b"first"
         assert store.setdefault("k", b"second") == b"first"
+        assert store.setdefault("k") == b"first"
         assert store["k"] == b"first"
+        assert store.setdefault("s", "text") == b"text"
+        assert store["s"] == b"text"
 
     def test_update_forms(self, store: Store) -> None:
         """update takes a dict, pairs, keywords, both, and another store, like dict.update."""
@@ -156,6 +178,8 @@ class MappingTests(SuiteBase):
         model.update({"a": b"5"}, e=b"6")
         store.update(((k, v) for k, v in [("f", b"7")]))
         model.update([("f", b"7")])
+        store.update(_KeysOnly({"g": b"8"}))
+        model.update(_KeysOnly({"g": b"8"}))
         store.update(store)
         assert dict(store.items()) == model
 

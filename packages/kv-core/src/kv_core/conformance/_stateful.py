@@ -32,7 +32,7 @@ _VALUES = st.one_of(st.binary(max_size=64), st.text(max_size=16))
 
 
 class StatefulTests(SuiteBase):
-    """Set, get, delete, contains, iterate, len, clear and reopen, in any order."""
+    """Set, get, delete, pop, setdefault, contains, iterate, len, clear and reopen, in any order."""
 
     @pytest.mark.kv_hypothesis
     def test_random_operations_match_dict(self, store_factory: StoreFactory) -> None:
@@ -75,6 +75,19 @@ class StatefulTests(SuiteBase):
                 else:
                     with pytest.raises(KeyError):
                         del self.store[key]
+
+            @rule(key=keys)
+            def pop(self, key: str) -> None:
+                if key in self.model:
+                    assert self.store.pop(key) == self.model.pop(key)
+                else:
+                    with pytest.raises(KeyError):
+                        self.store.pop(key)
+
+            @rule(key=keys, value=_VALUES)
+            def setdefault(self, key: str, value: bytes | str) -> None:
+                expected = self.model.setdefault(key, to_bytes(value))
+                assert self.store.setdefault(key, value) == expected
 
             @rule(key=keys)
             def contains(self, key: str) -> None:

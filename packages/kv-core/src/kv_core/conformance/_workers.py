@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-__all__ = ["shared_value", "write_keys"]
+__all__ = ["process_main", "shared_value", "write_keys"]
 
 SHARED_SIZE = 64 * 1024
 
