@@ -113,7 +113,13 @@ def _refresh_slot_map(client: Any, failed: Any) -> None:
 
 
 def _call_once_cluster(client: Any, key: bytes, args: tuple[Any, ...]) -> Any:
-    node = client.get_node_from_key(key)
+    try:
+        node = client.get_node_from_key(key)
+    except rx.SlotNotCoveredError:
+        # Nothing was sent; as redis-py does, re-learn the layout for the next command.
+        with suppress(rx.RedisError, rx.RedisClusterException, OSError):
+            client.nodes_manager.initialize()
+        raise
     asking = False
     for _ in range(_MAX_REDIRECTS):
         server = client.get_redis_connection(node)
