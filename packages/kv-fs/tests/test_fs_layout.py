@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import kv_fs
-from kv_core import KeyConflictError
+from kv_core import InvalidKeyError, KeyConflictError
 from kv_fs import SCRATCH_PREFIX, SCRATCH_SUFFIX, FileSystemDict
 
 Factory = Callable[..., FileSystemDict]
@@ -140,6 +141,135 @@ def test_writes_leave_scratch_empty(store: FileSystemDict) -> None:
     store.pop("a")
     del store["b/c"]
     assert os.listdir(store.scratch_path) == []
+
+
+def test_pop_survives_a_concurrent_stale_scratch_cleanup(
+    make_store: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value pop has claimed is not stale scratch, however old the value is.
+
+    pop renames the file into the scratch directory, which keeps its mtime; a cleanup run
+    (by any process sharing the scratch directory) between the claim and the read must
+    leave it alone, or the value would be gone and pop would raise KeyError.
+    """
+    store = make_store()
+    other = make_store()  # another store sharing the scratch directory
+    store["old"] = b"precious"
+    store["d/old"] = b"deep"
+    day_ago = time.time() - 86400
+    for name in ("old", "d/old"):
+        os.utime(Path(store.path) / name, (day_ago, day_ago))
+    real_read_at = FileSystemDict._read_at.__func__  # type: ignore[attr-defined]
+    cleaned: list[int] = []
+
+    def read_at(cls: type[FileSystemDict], parent: int, name: str, key: str) -> bytes:
+        if parent == store._scratch_fd:
+            cleaned.append(other.remove_stale_scratch(older_than=3600))
+        return real_read_at(cls, parent, name, key)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(FileSystemDict, "_read_at", classmethod(read_at))
+    assert store.pop("old") == b"precious"
+    assert store.pop("d/old") == b"deep"
+    assert cleaned == [0, 0]
+    assert list(store) == []
+    assert os.listdir(store.scratch_path) == []
+
+
+def test_orphaned_pop_claims_are_removed_once_stale(store: FileSystemDict) -> None:
+    """A claim left by a killed pop is aged from the claim, not from the value's write."""
+    scratch = Path(store.scratch_path)
+    now_ms = time.time_ns() // 1_000_000
+    fresh = scratch / f"{SCRATCH_PREFIX}pop-{now_ms}-dead-1-0{SCRATCH_SUFFIX}"
+    stale = scratch / f"{SCRATCH_PREFIX}pop-{now_ms - 3_700_000}-dead-1-1{SCRATCH_SUFFIX}"
+    undated = scratch / f"{SCRATCH_PREFIX}pop-x-dead-1-2{SCRATCH_SUFFIX}"
+    for path in (fresh, stale, undated):
+        path.write_bytes(b"claimed value")
+    day_ago = time.time() - 86400
+    os.utime(fresh, (day_ago, day_ago))  # written long ago, claimed just now: kept
+    os.utime(stale, (time.time(), time.time()))  # the claim's age counts, not the mtime
+    assert store.remove_stale_scratch(older_than=3600) == 1
+    assert sorted(p.name for p in scratch.iterdir()) == sorted([fresh.name, undated.name])
+    os.utime(undated, (day_ago, day_ago))  # no time in the name: aged by its mtime
+    assert store.remove_stale_scratch(older_than=3600) == 1
+    assert store.remove_stale_scratch(older_than=0) == 1
+    assert list(scratch.iterdir()) == []
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_unstarted_iterators_leak_no_descriptor(store: FileSystemDict) -> None:
+    """An iterator made and dropped, never started, gives its directory descriptor back."""
+    store.set_many({"a": b"1", "d/b": b"2", "d/e/c": b"3"})
+    gc.collect()
+    before = _open_fds()
+    for _ in range(200):
+        iter(store)
+        store.keys_with_prefix("d/")
+        store.keys_with_prefix("d/e/c")
+        store.keys_with_prefix("missing/")
+        it = iter(store)
+        del it
+    list(zip([], store, strict=False))  # zip takes the iterator, never calls next()
+    gc.collect()
+    assert _open_fds() == before
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_iterator_closes_on_exhaustion_and_close(store: FileSystemDict) -> None:
+    """The descriptor goes back when the keys run out, on close(), and when dropped midway."""
+    store.set_many({"a": b"1", "b/x": b"2", "c/y/z": b"3"})
+    before = _open_fds()
+    keys = iter(store)
+    assert _open_fds() == before + 1
+    assert sorted(keys) == ["a", "b/x", "c/y/z"]
+    assert _open_fds() == before
+    assert list(keys) == []
+    partial = store.keys_with_prefix("")
+    next(partial)
+    assert _open_fds() == before + 1
+    partial.close()  # type: ignore[attr-defined]
+    partial.close()  # type: ignore[attr-defined]
+    assert _open_fds() == before
+    assert list(partial) == []
+    midway = iter(store)
+    next(midway)
+    del midway
+    assert _open_fds() == before
+
+
+def test_listing_errors_are_raised_at_the_call(store: FileSystemDict) -> None:
+    """A prefix through a key's file or a symlink fails at the call, not at next()."""
+    store["f"] = b"file"
+    os.symlink(store.path, Path(store.path) / "loop")
+    with pytest.raises(InvalidKeyError):
+        store.keys_with_prefix("loop/")
+    assert list(store.keys_with_prefix("f/")) == []
+    store.close()
+    with pytest.raises(ValueError, match="closed"):
+        iter(store)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_names_scratch_files_with_its_own_pid(store: FileSystemDict) -> None:
+    """The cached process id is refreshed in a forked child."""
+    parent_name = store._scratch_name()
+    assert f"-{os.getpid()}-" in parent_name
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.write(write_end, store._scratch_name().encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    child_name = os.read(read_end, 4096).decode()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert f"-{pid}-" in child_name
+    assert f"-{os.getpid()}-" not in child_name
 
 
 def test_durable_store_works(make_store: Factory) -> None:

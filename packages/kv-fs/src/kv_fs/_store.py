@@ -27,12 +27,16 @@ from kv_core.codec import Deserializer, Serializer
 from ._beneath import open_beneath
 from ._keys import KeyRules
 from ._paths import resolve_paths
-from ._tree import DIR_FLAGS, DIRECTORY, NOFOLLOW, close_all, make_dirs, open_dirs, prune, scan
+from ._tree import DIR_FLAGS, DIRECTORY, NOFOLLOW, Listing, close_all, make_dirs, open_dirs, prune
 
 __all__ = ["FileSystemDict", "SCRATCH_PREFIX", "SCRATCH_SUFFIX"]
 
 SCRATCH_PREFIX = "kvfs-"
 SCRATCH_SUFFIX = ".tmp"
+# A value pop() has taken out of the storage directory: kvfs-pop-<claim time, Unix ms>-...
+# The rename keeps the file's mtime (when the value was written), so the claim's age is read
+# from its name: remove_stale_scratch must not delete a value a pop is about to read.
+_CLAIM_PREFIX = f"{SCRATCH_PREFIX}pop-"
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # O_NONBLOCK: a FIFO planted in the storage directory must not hang a read.
@@ -45,10 +49,31 @@ _RETRIES = 64
 _DEFAULT_NAME_MAX = 255
 
 
+class _Pid:
+    """The process id, read once and again in a forked child, not on every write."""
+
+    value = os.getpid()
+
+    @classmethod
+    def refresh(cls) -> None:
+        cls.value = os.getpid()
+
+
+os.register_at_fork(after_in_child=_Pid.refresh)
+
+
 def _supported() -> bool:
     # os.replace shares renameat with os.rename but is missing from supports_dir_fd.
     needed = (os.open, os.stat, os.mkdir, os.rmdir, os.unlink, os.rename)
     return all(fn in os.supports_dir_fd for fn in needed) and bool(NOFOLLOW and DIRECTORY)
+
+
+def _claim_time(name: str) -> float | None:
+    """When the pop claim *name* was made (Unix time); ``None`` if it is not a claim."""
+    if not name.startswith(_CLAIM_PREFIX):
+        return None
+    stamp, _, _ = name[len(_CLAIM_PREFIX) :].partition("-")
+    return int(stamp) / 1000 if stamp.isdigit() else None  # not ours after all: aged by its mtime
 
 
 class FileSystemDict(Store):
@@ -119,7 +144,13 @@ class FileSystemDict(Store):
 
     @property
     def capabilities(self) -> Capabilities:
-        """What this store supports; ``max_key_length`` is the file system's ``NAME_MAX``."""
+        """What this store supports.
+
+        ``max_key_length`` is the file system's ``NAME_MAX`` (255 on ext4): the longest key
+        of one ASCII segment. The real limit is per segment and in UTF-8 bytes, so a
+        one-segment key of non-ASCII text holds fewer characters (128 ``é`` are refused),
+        and a key of several segments may hold many more (see the README, "Key length").
+        """
         return self._capabilities
 
     @property
@@ -142,7 +173,10 @@ class FileSystemDict(Store):
 
         Only files named like this package's scratch files and last modified more than
         *older_than* seconds ago are removed, so writers still at work (in any process using
-        this scratch directory) are left alone as long as no write takes that long.
+        this scratch directory) are left alone as long as no write takes that long. A value
+        ``pop`` has claimed (renamed into the scratch directory to read it) is aged from the
+        moment of the claim, written in its name, not from its last change, which may be
+        long ago: one left by a killed ``pop`` is removed *older_than* seconds after it.
         """
         scratch_fd = self._dir_fd(self._scratch_fd)
         limit = time.time() - older_than
@@ -161,7 +195,11 @@ class FileSystemDict(Store):
             os.close(listing)
         for name in names:
             try:
-                if os.stat(name, dir_fd=scratch_fd, follow_symlinks=False).st_mtime > limit:
+                claimed = _claim_time(name)
+                if claimed is not None:
+                    if claimed > limit:
+                        continue
+                elif os.stat(name, dir_fd=scratch_fd, follow_symlinks=False).st_mtime > limit:
                     continue
                 os.unlink(name, dir_fd=scratch_fd)
             except FileNotFoundError:
@@ -294,7 +332,14 @@ class FileSystemDict(Store):
 
     def _scratch_name(self) -> str:
         # The pid keeps names unique across fork; the token across hosts sharing a disk.
-        return f"{SCRATCH_PREFIX}{self._token}-{os.getpid()}-{next(self._counter)}{SCRATCH_SUFFIX}"
+        return f"{SCRATCH_PREFIX}{self._token}-{_Pid.value}-{next(self._counter)}{SCRATCH_SUFFIX}"
+
+    def _claim_name(self) -> str:
+        # The time of the claim, for remove_stale_scratch: the file's mtime is the write's.
+        return (
+            f"{_CLAIM_PREFIX}{time.time_ns() // 1_000_000}-{self._token}-{_Pid.value}-"
+            f"{next(self._counter)}{SCRATCH_SUFFIX}"
+        )
 
     def _write_scratch(self, value: bytes) -> str:
         """Write *value* to a new scratch file, flushed if durable; return its name."""
@@ -436,7 +481,7 @@ class FileSystemDict(Store):
             parent = fds[-1]
             if not self._is_file(parent, name, key):
                 raise KeyError(key)
-            tmp = self._scratch_name()
+            tmp = self._claim_name()
             try:
                 os.replace(name, tmp, src_dir_fd=parent, dst_dir_fd=self._scratch_fd)
             except FileNotFoundError:
@@ -460,30 +505,30 @@ class FileSystemDict(Store):
     # -- listing ------------------------------------------------------------------------
 
     def _iter_keys(self, prefix: str) -> Iterator[str]:
-        return itertools.chain.from_iterable(self._chunks(prefix))
+        return self._listing(prefix)
 
     def _count(self) -> int:
-        return sum(len(chunk) for chunk in self._chunks(""))
+        return self._listing("").count()
 
-    def _chunks(self, prefix: str) -> Iterator[list[str]]:
-        """The keys starting with *prefix*, a list per top-level directory of the listing.
+    def _listing(self, prefix: str) -> Listing:
+        """The keys starting with *prefix*, as an iterator owning its directory descriptor.
 
         The start directory is opened at once, so a prefix through a symlink fails at the
-        call rather than at the first ``next()``. Lists per subtree, flattened by the caller
-        in C, keep the per-key cost near that of a bare ``os.scandir`` walk.
+        call rather than at the first ``next()``; the descriptor is closed when the keys
+        run out, on ``close()``, or when the iterator is dropped, started or not.
         """
         directories, _, partial = prefix.rpartition("/")
         root = self._dir_fd(self._root_fd)
         if not directories:
             # A descriptor of our own: one shared with other threads would share the
             # directory read position too.
-            return scan(os.open(".", DIR_FLAGS, dir_fd=root), "", partial)
+            return Listing.open(os.open(".", DIR_FLAGS, dir_fd=root), "", partial)
         fds = open_dirs(root, directories.split("/"), prefix)
         if fds is None:
-            return iter(())
+            return Listing.open(-1, "", "")
         start = fds.pop()
         close_all(fds)
-        return scan(start, directories + "/", partial)
+        return Listing.open(start, directories + "/", partial)
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -5,10 +5,13 @@ follows a symlink (see the module docstring of ``_store``).
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import itertools
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Generator
+from typing import cast
 
 from kv_core import InvalidKeyError, KeyConflictError
 
@@ -17,12 +20,12 @@ from ._beneath import open_beneath
 __all__ = [
     "DIRECTORY",
     "DIR_FLAGS",
+    "Listing",
     "NOFOLLOW",
     "close_all",
     "make_dirs",
     "open_dirs",
     "prune",
-    "scan",
 ]
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -166,24 +169,91 @@ def _listable(name: str) -> bool:
     return True
 
 
-def scan(fd: int, rel: str, partial: str) -> Iterator[list[str]]:
-    """The keys under the directory *fd* (closed at the end) whose names start with *partial*.
+class _Dir:
+    """A listing's directory descriptor, closed once, by whichever side gets there first."""
 
-    Yields one list per subtree of *fd*; flattening them (in C, with ``itertools.chain``)
-    keeps the per-key cost near that of a bare ``os.scandir`` walk. *rel* is the key prefix
-    of the directory (``""`` or ends with ``/``).
+    __slots__ = ("chunk", "fd")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.chunk: list[str] = []  # the keys being handed out
+
+    def close(self) -> None:
+        fd = self.fd
+        self.fd = -1
+        if fd >= 0:
+            os.close(fd)
+
+
+class Listing(itertools.chain):  # type: ignore[type-arg]
+    """The keys under a directory whose names start with a partial name: an iterator.
+
+    It owns the directory's descriptor from the moment it is made, and closes it when the
+    keys run out, on :meth:`close`, or when it is garbage collected, so an iterator that is
+    never started (``it = iter(store); del it``) leaks nothing. The keys come from one list
+    per subtree, flattened by ``itertools.chain`` itself (this is a subclass, so ``next()``
+    runs in C): that keeps the per-key cost near that of a bare ``os.scandir`` walk.
+
+    Make one with :meth:`open`.
     """
+
+    __slots__ = ("_chunks", "_dir")
+    _chunks: Generator[list[str], None, None]
+    _dir: _Dir
+
+    @classmethod
+    def open(cls, fd: int, rel: str, partial: str) -> Listing:
+        """List the directory *fd* (``-1``: no keys), whose key prefix is *rel*.
+
+        :param fd: The directory to list, closed by the listing.
+        :param rel: The key prefix of that directory (``""`` or ends with ``/``).
+        :param partial: What the names directly in it must start with.
+        """
+        directory = _Dir(fd)
+        chunks = _chunks(directory, rel, partial)
+        listing = cast("Listing", cls.from_iterable(chunks))
+        listing._dir = directory
+        listing._chunks = chunks
+        return listing
+
+    def count(self) -> int:
+        """How many keys are left, counted without handing them out one by one; closes."""
+        try:
+            return sum(len(chunk) for chunk in self._chunks)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Give the directory descriptor back; the iterator yields nothing more."""
+        directory = self._dir
+        directory.chunk.clear()  # what chain is handing out: its list iterator ends here
+        self._chunks.close()  # suspended between two subtrees: nothing else of it is open
+        directory.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # nothing can be reported from __del__
+            if self._dir.fd >= 0:
+                self.close()
+
+
+def _chunks(directory: _Dir, rel: str, partial: str) -> Generator[list[str], None, None]:
+    """The keys under *directory*, one list per subtree; closes it when they run out."""
+    fd = directory.fd
+    if fd < 0:
+        return
     try:
         files: list[str] = []
         subdirs: list[str] = []
         _read_dir(fd, rel, partial, files, subdirs)
+        directory.chunk = files
         yield files
         for name in subdirs:
             found: list[str] = []
             _collect(fd, name, f"{rel}{name}/", found)
+            directory.chunk = found
             yield found
     finally:
-        os.close(fd)
+        directory.close()
 
 
 def _collect(parent: int, name: str, rel: str, found: list[str]) -> None:
