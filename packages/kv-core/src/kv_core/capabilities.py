@@ -16,8 +16,10 @@ class Capabilities:
     :param processes: Several processes may use the same storage at once.
     :param ttl: Values can expire by themselves.
     :param history: Old versions of a value are kept and can be read.
-    :param max_key_length: The longest key, in characters, the store guarantees to hold;
-        one character more raises ``InvalidKeyError``. ``None``: no limit.
+    :param max_key_length: The longest key of ASCII letters (no ``/``) the store holds; one
+        letter more raises ``InvalidKeyError``. ``None``: no limit of the store's own. A
+        store whose limit is in bytes (a file name is at most 255 bytes of UTF-8) holds
+        fewer non-ASCII characters; its documentation says how many.
     :param max_value_size: The largest value, in bytes, the store accepts. ``None``: no
         limit of its own (the suite tries values up to 10 MB).
     :param empty_key: ``""`` is a valid key.
