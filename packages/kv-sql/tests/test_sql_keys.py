@@ -31,7 +31,10 @@ def test_lookalike_keys_are_distinct(backend: Any) -> None:
 
 
 def test_keys_exact_on_mariadb_without_strict_mode(mariadb_backend: Any) -> None:
-    """With sql_mode='' on the session, MariaDB still keeps keys exact and whole."""
+    """With sql_mode='' on the session, MariaDB still keeps keys exact and whole.
+
+    The store adds only STRICT_ALL_TABLES to the session's mode, so nothing is truncated.
+    """
     table = mariadb_backend.new_table()
     store = mariadb_backend.cls(
         mariadb_backend.url,
@@ -41,7 +44,7 @@ def test_keys_exact_on_mariadb_without_strict_mode(mariadb_backend: Any) -> None
     )
     mariadb_backend.stores.append(store)
     mode = store._query_one("SELECT @@SESSION.sql_mode", ())
-    assert mode == ""
+    assert mode == "STRICT_ALL_TABLES"
     for index, key in enumerate(LOOKALIKES):
         store[key] = str(index)
     longest = "\U0001f600" * 8  # 32 bytes of UTF-8 in 8 characters

@@ -26,13 +26,14 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
-from kv_core import StoreUnavailable
+from kv_core import InvalidKeyError, KVError, StoreUnavailable
 
 __all__ = [
     "IDLE_SECONDS",
     "ConnectionLeases",
     "Lease",
     "driver_error",
+    "is_deadlock",
     "is_retryable",
     "leases_for",
 ]
@@ -41,9 +42,14 @@ logger = logging.getLogger(__name__)
 
 IDLE_SECONDS = 10.0
 
-# Deadlocks and lock waits: the whole transaction is retried.
-_MYSQL_RETRY_CODES = frozenset({1205, 1213})
+# Deadlocks and lock waits: the whole transaction is retried. MariaDB reports a deadlock on
+# the table's AUTO-INC lock (taken by INSERT ... SELECT) as 1467, "Failed to read
+# auto-increment value from storage engine".
+_MYSQL_RETRY_CODES = frozenset({1205, 1213, 1467})
 _POSTGRES_RETRY_STATES = frozenset({"40001", "40P01", "55P03"})
+# Of those, the ones where another transaction went ahead (not a timeout).
+_MYSQL_DEADLOCK_CODES = frozenset({1213, 1467})
+_POSTGRES_DEADLOCK_STATES = frozenset({"40001", "40P01"})
 _SQLITE_BUSY_CODES = frozenset({5, 6})
 _FORKED_AWAY: list[Any] = []
 
@@ -121,6 +127,16 @@ def is_retryable(dialect_name: str, error: BaseException) -> bool:
     if dialect_name == "sqlite":
         code = getattr(error, "sqlite_errorcode", None)
         return code is not None and code & 0xFF in _SQLITE_BUSY_CODES
+    return False
+
+
+def is_deadlock(dialect_name: str, error: BaseException) -> bool:
+    """Whether *error* is a deadlock or serialization failure: another transaction won."""
+    if dialect_name in ("mysql", "mariadb"):
+        args: tuple[Any, ...] = getattr(error, "args", ())
+        return bool(args) and args[0] in _MYSQL_DEADLOCK_CODES
+    if dialect_name == "postgresql":
+        return getattr(error, "sqlstate", None) in _POSTGRES_DEADLOCK_STATES
     return False
 
 
@@ -216,8 +232,9 @@ class ConnectionLeases:
         """Deal with *error* raised while *lease* was in use.
 
         Raise :class:`StoreUnavailable` (from the driver's error) for connection problems,
-        after dropping the connection so the next call checks out a fresh one; return for
-        other errors, which the caller re-raises.
+        after dropping the connection so the next call checks out a fresh one; a kv error for
+        data the database refused (a key too long for the table's column: never a raw driver
+        error); return for other errors, which the caller re-raises.
         """
         if not isinstance(error, Exception):
             # Interrupted (KeyboardInterrupt ...) mid-statement: the connection may hold an
@@ -245,6 +262,15 @@ class ConnectionLeases:
                 self._generation += 1
             msg = f"database unavailable: {error}"
             raise StoreUnavailable(msg) from error
+        if isinstance(error, dbapi.DataError):
+            # Keys are the only data that can be refused (values are blobs checked against
+            # the server's limits, times are the store's own): a label too long for the
+            # column (MySQL in strict mode, PostgreSQL), or text the column cannot hold.
+            msg = f"the database refused the key: {error}"
+            raise InvalidKeyError(msg) from error
+        if isinstance(error, dbapi.IntegrityError):
+            msg = f"the database refused the write: {error}"
+            raise KVError(msg) from error
 
     def _drop(self, lease: Lease, error: BaseException | None) -> None:
         if self._shared_mode:

@@ -12,13 +12,22 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.types import BINARY, VARBINARY, LargeBinary
 
 from kv_core import InvalidStoreURL, StoreUnavailable, redact_url
 
 from ._connections import driver_error, is_retryable
 from ._schema import build_table
 
-__all__ = ["create_table", "create_table_ddl", "is_memory_sqlite", "make_engine", "sqlite_setup"]
+__all__ = [
+    "create_table",
+    "create_table_ddl",
+    "is_memory_sqlite",
+    "label_capacity",
+    "make_engine",
+    "mysql_setup",
+    "sqlite_setup",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +112,22 @@ def sqlite_setup(connection: Any) -> None:
         cursor.close()
 
 
+def mysql_setup(connection: Any) -> None:
+    """Per-connection settings on MySQL/MariaDB: add ``STRICT_ALL_TABLES`` to ``sql_mode``.
+
+    Whatever else the session's ``sql_mode`` says (even ``''``), a value that does not fit
+    its column is then an error, never silently truncated.
+    """
+    cursor = connection.cursor()
+    try:
+        cursor.execute(
+            "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''),"
+            " 'STRICT_ALL_TABLES')"
+        )
+    finally:
+        cursor.close()
+
+
 def _set_wal(engine: Engine) -> None:
     for attempt in range(20):
         try:
@@ -132,6 +157,36 @@ def create_table(engine: Engine, table_name: str, key_length: int, *, wal: bool)
         cause = driver_error(exc)
         msg = f"cannot reach the database to open table {table_name!r}: {cause}"
         raise StoreUnavailable(msg) from cause
+
+
+def label_capacity(engine: Engine, table_name: str) -> tuple[int, str] | None:
+    """The longest key, in characters, that the existing table's ``label`` column holds.
+
+    Returned with the column's type, for messages; ``None`` when the database does not
+    enforce a width (SQLite) or the column has none. A ``VARBINARY`` label on MySQL/MariaDB
+    holds UTF-8, up to 4 bytes a character.
+    """
+    name = engine.dialect.name
+    if name == "sqlite":
+        return None
+    try:
+        columns = inspect(engine).get_columns(table_name)
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        cause = driver_error(exc)
+        msg = f"cannot reach the database to open table {table_name!r}: {cause}"
+        raise StoreUnavailable(msg) from cause
+    for column in columns:
+        if column["name"].lower() != "label":
+            continue
+        kind = column["type"]
+        length = getattr(kind, "length", None)
+        if not isinstance(length, int):
+            return None
+        shown = str(kind.compile(dialect=engine.dialect))
+        if isinstance(kind, BINARY | VARBINARY | LargeBinary):
+            return length // 4, shown
+        return length, shown
+    return None
 
 
 def create_table_ddl(engine: Engine, table_name: str, key_length: int) -> list[str]:

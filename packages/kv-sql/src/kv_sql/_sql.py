@@ -63,6 +63,10 @@ class Statements:
     prune: str
     tombstone: str
     tombstone_if: str
+    tombstone_row: str
+    lock_latest: str
+    lock_latest_state: str
+    key_lock: str
     clear_tombstones: str
     clear_all: str
     history: str
@@ -118,6 +122,26 @@ class Statements:
                 f" SELECT {p}, NULL, 1, {p} FROM ({latest_of}) latest"
                 f" WHERE latest.is_deleted = 0 AND latest.sequence_number = {p}{ret}"
             ),
+            # Servers: a tombstone written after the key was locked and its newest row read
+            # in the same transaction; parameters: label, created.
+            tombstone_row=(
+                f"INSERT INTO {t} (label, item, is_deleted, created)"
+                f" VALUES ({p}, NULL, 1, {p}){ret}"
+            ),
+            # MySQL/MariaDB: the newest row, locked with the gap after it (REPEATABLE READ),
+            # so no other transaction can pop it or add a row after it until commit. With
+            # the value (pop) or without (delete).
+            lock_latest=(
+                f"SELECT sequence_number, item, is_deleted FROM {t} WHERE label = {p}"
+                " ORDER BY sequence_number DESC LIMIT 1 FOR UPDATE"
+            ),
+            lock_latest_state=(
+                f"SELECT sequence_number, NULL, is_deleted FROM {t} WHERE label = {p}"
+                " ORDER BY sequence_number DESC LIMIT 1 FOR UPDATE"
+            ),
+            # PostgreSQL: one popper or deleter of a key at a time (parameter: a 64-bit hash
+            # of the table and key); released at commit or rollback.
+            key_lock=f"SELECT pg_advisory_xact_lock({p})",
             clear_tombstones=(
                 f"INSERT INTO {t} (label, item, is_deleted, created)"
                 f" SELECT cur.label, NULL, 1, {p} FROM {t} cur JOIN"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,18 +17,21 @@ from sqlalchemy.pool import StaticPool
 from kv_core import (
     Capabilities,
     InvalidKeyError,
+    KVError,
     ReadOnlyError,
     Store,
     ValueTooLargeError,
 )
 from kv_core.codec import Deserializer, Serializer
 
-from ._connections import ConnectionLeases, is_retryable, leases_for
+from ._connections import ConnectionLeases, is_deadlock, is_retryable, leases_for
 from ._engine import (
     create_table,
     create_table_ddl,
     is_memory_sqlite,
+    label_capacity,
     make_engine,
+    mysql_setup,
     sqlite_setup,
 )
 from ._schema import validate_table_name
@@ -37,7 +41,9 @@ __all__ = ["GenericSqlDict", "Version"]
 
 T = TypeVar("T")
 
-_ATTEMPTS = 8  # a transaction that deadlocks is run again, at most this many times in all
+_ATTEMPTS = 8  # a transaction that times out waiting for a lock runs at most this many times
+_DEADLOCK_ATTEMPTS = 32  # one that deadlocks (someone else went ahead), this many times
+_LONGEST_PAUSE = 6  # pauses before a rerun: random, up to 1, 2, 4 ... 2**6 ms
 _BATCH = 500
 _MYSQL = frozenset({"mysql", "mariadb"})
 _KNOWN = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
@@ -79,6 +85,8 @@ class GenericSqlDict(Store):
         ``mysql+pymysql://...``, ``postgresql+psycopg://...``) or an ``Engine``.
     :param table_name: The table, created with its indexes if missing.
     :param key_length: The longest key in characters; longer keys raise ``InvalidKeyError``.
+        On a server, more than an existing table's ``label`` column holds raises
+        ``ValueError``.
     :param snapshot_time: A read-only view of the table as it was at this moment (naive
         datetimes are UTC); every write raises ``ReadOnlyError``.
     :param prune_on_write: Each write also deletes the key's older rows, in its transaction.
@@ -141,6 +149,12 @@ class GenericSqlDict(Store):
         self._nul_invalid = name == "postgresql"
         self._ranges = name in _KNOWN
         self._sqlite_text_time = name == "sqlite"
+        # How a delete or pop makes sure that, of several at once, exactly one wins (see
+        # _kill): PostgreSQL takes a per-key advisory lock, MySQL/MariaDB locks the newest
+        # row; elsewhere (SQLite, whose writes are serialized) one INSERT ... SELECT.
+        self._key_locks = name == "postgresql"
+        self._row_locks = name in _MYSQL
+        self._lock_salt = f"kv-sql\0{table_name}\0".encode()
         self._snapshot = None if snapshot_time is None else _utc_naive(snapshot_time)
         self._at: tuple[Any, ...] = (
             () if self._snapshot is None else (self._db_time(self._snapshot),)
@@ -152,7 +166,12 @@ class GenericSqlDict(Store):
             if _leases is None:
                 if not self._memory:
                     create_table(engine, table_name, key_length, wal=name == "sqlite")
-                setup = sqlite_setup if name == "sqlite" and not self._memory else None
+                    self._check_capacity()
+                setup = None
+                if name == "sqlite" and not self._memory:
+                    setup = sqlite_setup
+                elif name in _MYSQL:
+                    setup = mysql_setup
                 _leases = leases_for(engine, shared=self._memory, setup=setup)
             self._leases = _leases
             if self._memory and self._owns_leases:
@@ -169,6 +188,18 @@ class GenericSqlDict(Store):
             raise
 
     # -- plumbing ------------------------------------------------------------------------
+
+    def _check_capacity(self) -> None:
+        """Refuse a key_length longer than the existing table's label column holds."""
+        found = label_capacity(self._engine, self._table_name)
+        if found is not None and found[0] < self._key_length:
+            capacity, column = found
+            msg = (
+                f"table {self._table_name!r} has a label column of {column}, which holds keys"
+                f" of up to {capacity} characters: open it with key_length={capacity} or less,"
+                f" not {self._key_length}"
+            )
+            raise ValueError(msg)
 
     def _dispose(self) -> None:
         if self._owns_engine:
@@ -223,9 +254,15 @@ class GenericSqlDict(Store):
         return rows
 
     def _transact(self, body: Callable[[Any], T], *, begin: bool) -> T:
-        """Run *body(cursor)*, in one transaction if *begin*, rerunning it after deadlocks."""
+        """Run *body(cursor)*, in one transaction if *begin*, rerunning it after deadlocks.
+
+        A deadlock means another transaction went ahead, so it is rerun up to
+        ``_DEADLOCK_ATTEMPTS`` times in all; a lock-wait timeout up to ``_ATTEMPTS`` times.
+        Giving up on deadlocks raises ``KVError``: the database is busy, not unavailable.
+        """
         st = self._st
-        for attempt in range(_ATTEMPTS):
+        attempt = deadlocks = 0
+        while True:
             lease = self._leases.lease()
             with lease.lock:
                 cur = lease.cursor
@@ -245,13 +282,22 @@ class GenericSqlDict(Store):
                     if (
                         not isinstance(exc, Exception)
                         or isinstance(exc, KeyError)
-                        or not (attempt + 1 < _ATTEMPTS and is_retryable(self._dialect_name, exc))
+                        or not is_retryable(self._dialect_name, exc)
                     ):
                         self._leases.failed(lease, exc)
                         raise
-            time.sleep(random.uniform(0, 0.001 * 2**attempt))
-        msg = "unreachable"  # pragma: no cover
-        raise AssertionError(msg)  # pragma: no cover
+                    if is_deadlock(self._dialect_name, exc):
+                        deadlocks += 1
+                        if deadlocks >= _DEADLOCK_ATTEMPTS:
+                            msg = f"gave up after {deadlocks} deadlocks in a row: {exc}"
+                            raise KVError(msg) from exc
+                    else:
+                        attempt += 1
+                        if attempt >= _ATTEMPTS:
+                            self._leases.failed(lease, exc)
+                            raise
+            pause = 0.001 * 2 ** min(attempt + deadlocks - 1, _LONGEST_PAUSE)
+            time.sleep(random.uniform(0, pause))
 
     def _rollback(self, cursor: Any) -> None:
         with contextlib.suppress(Exception):  # the original error is the one to report
@@ -534,29 +580,83 @@ class GenericSqlDict(Store):
 
         self._transact(write, begin=True)
 
+    def _lock_id(self, label: Any) -> int:
+        """A 64-bit advisory lock number for *label* in this table (PostgreSQL)."""
+        raw = label if isinstance(label, bytes) else label.encode()
+        digest = hashlib.blake2b(self._lock_salt + raw, digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
+
+    def _kill(self, cur: Any, label: Any, *, value: bool) -> tuple[int, Any] | None:
+        """Tombstone *label* if its newest row is alive, inside the caller's transaction.
+
+        Returns the tombstone's sequence number and (if *value*) the value it hides, or
+        ``None`` if the key is missing. Of concurrent deleters and poppers of one key exactly
+        one wins: on PostgreSQL a per-key advisory lock lets one at a time read the newest row
+        (READ COMMITTED: each statement sees what the previous holder committed); on
+        MySQL/MariaDB the newest row and the gap after it are locked (``FOR UPDATE``) and the
+        tombstone is a plain ``INSERT`` (an ``INSERT ... SELECT`` from the same table takes
+        its AUTO-INC lock, and deadlocks on it as error 1467). Only for servers.
+        """
+        st = self._st
+        now = self._now()
+        if self._key_locks:
+            cur.execute(st.key_lock, (self._lock_id(label),))
+            if not value:
+                seq = self._tombstone(cur, st.tombstone, (label, now, label))
+                return None if seq is None else (seq, None)
+            while True:
+                cur.execute(st.latest, (label,))
+                row = cur.fetchone()
+                if row is None or row[2]:
+                    return None
+                seq = self._tombstone(cur, st.tombstone_if, (label, now, label, row[0]))
+                if seq is not None:
+                    return seq, row[1]
+                # A write landed between the two statements: pop the newer value.
+        cur.execute(st.lock_latest if value else st.lock_latest_state, (label,))
+        row = cur.fetchone()
+        if row is None or row[2]:
+            return None
+        cur.execute(st.tombstone_row, (label, now))
+        return int(cur.lastrowid), row[1]
+
     def _delete(self, key: str) -> None:
         if self._snapshot is not None:
             self._read_only()
         label = self._kp(key)
+        locking = self._key_locks or self._row_locks
 
         def delete(cur: Any) -> None:
-            seq = self._tombstone(cur, self._st.tombstone, (label, self._now(), label))
+            if locking:
+                killed = self._kill(cur, label, value=False)
+                seq = None if killed is None else killed[0]
+            else:
+                seq = self._tombstone(cur, self._st.tombstone, (label, self._now(), label))
             if seq is None:
                 raise KeyError(key)
             if self._prune:
                 cur.execute(self._st.prune, (label, seq))
 
-        self._transact(delete, begin=self._prune)
+        self._transact(delete, begin=locking or self._prune)
 
     def _delete_many(self, keys: Sequence[str]) -> None:
         if self._snapshot is not None:
             self._read_only()
         labels = [self._kp(key) for key in keys]
+        # Locks taken in one order: two batches deleting the same keys do not deadlock.
+        if self._key_locks:
+            labels.sort(key=self._lock_id)
+        elif self._row_locks:
+            labels.sort()
 
         def delete(cur: Any) -> None:
             now = self._now()
             for label in labels:
-                seq = self._tombstone(cur, self._st.tombstone, (label, now, label))
+                if self._key_locks or self._row_locks:
+                    killed = self._kill(cur, label, value=False)
+                    seq = None if killed is None else killed[0]
+                else:
+                    seq = self._tombstone(cur, self._st.tombstone, (label, now, label))
                 if seq is not None and self._prune:
                     cur.execute(self._st.prune, (label, seq))
 
@@ -566,6 +666,18 @@ class GenericSqlDict(Store):
         if self._snapshot is not None:
             self._read_only()
         label = self._kp(key)
+        if self._key_locks or self._row_locks:
+
+            def pop(cur: Any) -> Any:
+                killed = self._kill(cur, label, value=True)
+                if killed is None:
+                    raise KeyError(key)
+                if self._prune:
+                    cur.execute(self._st.prune, (label, killed[0]))
+                return killed[1]
+
+            item = self._transact(pop, begin=True)
+            return item if type(item) is bytes else bytes(item)
         while True:
             row = self._query_all(self._st.latest, [label])
             if not row or row[0][2]:
@@ -579,7 +691,7 @@ class GenericSqlDict(Store):
                 return done is not None
 
             # Only if the row just read is still the newest: of two concurrent pops, one
-            # gets the value and the other reads again.
+            # gets the value and the other reads again (SQLite runs one write at a time).
             if self._transact(tombstone, begin=self._prune):
                 return item if type(item) is bytes else bytes(item)
 
