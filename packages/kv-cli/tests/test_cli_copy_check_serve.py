@@ -149,3 +149,42 @@ def test_commands_against_a_live_server(run_kv: Run) -> None:
         assert run_kv("--url", url, "rm", "remote/k").returncode == 0
         assert run_kv("--url", url, "get", "remote/k").returncode == 3
     assert run_kv("--url", url, "get", "remote/k").returncode == 4
+
+
+def test_cp_shows_progress_on_a_terminal(file_url: str, tmp_path: Path) -> None:
+    """With stderr on a terminal, cp draws a progress bar there."""
+    import pty
+
+    with open_store(file_url) as source:
+        source.set_many({f"k{i}": b"v" for i in range(50)})
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "KV_URL"}
+    try:
+        result = subprocess.run(
+            [str(KV), "cp", file_url, "memory://"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            cwd=tmp_path,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        os.close(terminal)
+        terminal = -1
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(controller)
+    assert result.returncode == 0
+    assert b"copying" in seen
+    assert b"copied 50 keys" in seen
