@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
-from .capabilities import Capabilities
-from .wrapping import Wrapper, capabilities_of, delete_many_in, get_many_in, keys_in, set_many_in
+from .wrapping import Wrapper, delete_many_in, get_many_in, keys_in, set_many_in
 
 __all__ = ["ReadOnlyDict", "WriteOnlyDict"]
 
@@ -22,11 +21,6 @@ class ReadOnlyDict(Wrapper):
     def __init__(self, store: MutableMapping[Any, Any]) -> None:
         super().__init__([store])
         self._store = store
-
-    @property
-    def capabilities(self) -> Capabilities:
-        """The wrapped store's capabilities."""
-        return capabilities_of(self._store)
 
     def _read(self, key: Any) -> Any:
         return self._store[key]
@@ -75,11 +69,6 @@ class WriteOnlyDict(Wrapper):
     def __init__(self, store: MutableMapping[Any, Any]) -> None:
         super().__init__([store])
         self._store = store
-
-    @property
-    def capabilities(self) -> Capabilities:
-        """The wrapped store's capabilities."""
-        return capabilities_of(self._store)
 
     def _read(self, key: Any) -> Any:
         self.validate_key(key)

@@ -6,11 +6,9 @@ import random
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any, TypeVar
 
-from .capabilities import Capabilities, combine
 from .errors import StoreUnavailable
 from .wrapping import (
     Wrapper,
-    capabilities_of,
     delete_many_in,
     get_many_in,
     keys_in,
@@ -39,11 +37,6 @@ class RandomChoiceDict(Wrapper):
             raise ValueError(msg)
         super().__init__(stores)
         self._random = random.Random()
-
-    @property
-    def capabilities(self) -> Capabilities:
-        """What every one of the stores supports."""
-        return combine([capabilities_of(m) for m in self._inner])
 
     def validate_key(self, key: Any) -> Any:
         """Return *key* if every reachable store accepts it.

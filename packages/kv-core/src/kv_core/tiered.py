@@ -6,8 +6,7 @@ import contextlib
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
-from .capabilities import Capabilities, combine
-from .wrapping import Wrapper, capabilities_of, delete_many_in, get_many_in, keys_in, set_many_in
+from .wrapping import Wrapper, delete_many_in, get_many_in, keys_in, set_many_in
 
 __all__ = ["TieredStorageDict"]
 
@@ -39,14 +38,9 @@ class TieredStorageDict(Wrapper):
         super().__init__(stores)
         self.promote_on_read = promote_on_read
 
-    @property
-    def capabilities(self) -> Capabilities:
-        """What every tier supports."""
-        return combine([capabilities_of(m) for m in self._inner])
-
-    def _promote(self, key: Any, value: Any, found_at: int) -> None:
+    def _promote(self, items: Sequence[tuple[Any, Any]], found_at: int) -> None:
         for upper in reversed(self._inner[:found_at]):
-            upper[key] = value
+            set_many_in(upper, items)
 
     def _read(self, key: Any) -> Any:
         self.validate_key(key)
@@ -56,7 +50,7 @@ class TieredStorageDict(Wrapper):
             except KeyError:
                 continue
             if depth and self.promote_on_read:
-                self._promote(key, value, depth)
+                self._promote([(key, value)], depth)
             return value
         raise KeyError(key)
 
@@ -74,8 +68,7 @@ class TieredStorageDict(Wrapper):
                 break
             hits = get_many_in(tier, missing)
             if hits and depth and self.promote_on_read:
-                for upper in reversed(self._inner[:depth]):
-                    set_many_in(upper, list(hits.items()))  # as _promote, in one batch
+                self._promote(list(hits.items()), depth)
             found.update(hits)
             missing = [key for key in missing if key not in hits]
         return found

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
-from .capabilities import Capabilities
+from .capabilities import Capabilities, combine
 from .memory import MemoryDict
 from .store import Store
 
@@ -97,6 +97,11 @@ class Wrapper(Store):
         self._encode = _identity
         self._decode = _identity
         self._inner = list(inner)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What every wrapped store supports (for one store: its own capabilities)."""
+        return combine([capabilities_of(m) for m in self._inner])
 
     def _check_key(self, key: Any) -> Any:
         return key

@@ -17,8 +17,10 @@ __all__ = ["ConcurrencyTests"]
 from ..store import Store
 
 
-def _run_threads(targets: list[Callable[[], None]]) -> list[BaseException]:
-    errors: list[BaseException] = []
+def _start_threads(
+    targets: list[Callable[[], None]], errors: list[BaseException]
+) -> list[threading.Thread]:
+    """Start a thread per target; whatever a target raises is appended to *errors*."""
 
     def guarded(target: Callable[[], None]) -> None:
         try:
@@ -29,8 +31,18 @@ def _run_threads(targets: list[Callable[[], None]]) -> list[BaseException]:
     threads = [threading.Thread(target=guarded, args=(t,)) for t in targets]
     for thread in threads:
         thread.start()
+    return threads
+
+
+def _join(threads: list[threading.Thread]) -> None:
     for thread in threads:
         thread.join(timeout=120)
+
+
+def _run_threads(targets: list[Callable[[], None]]) -> list[BaseException]:
+    """Run the targets in threads at once; return what they raised."""
+    errors: list[BaseException] = []
+    _join(_start_threads(targets, errors))
     return errors
 
 
@@ -122,22 +134,14 @@ class ConcurrencyTests(SuiteBase):
                 assert store["shared"] in valid
                 reads[0] += 1
 
-        reader_thread_errors: list[BaseException] = []
-
-        def guarded_reader() -> None:
-            try:
-                reader()
-            except BaseException as exc:  # noqa: BLE001
-                reader_thread_errors.append(exc)
-
-        reading = threading.Thread(target=guarded_reader)
-        reading.start()
+        reader_errors: list[BaseException] = []
+        reading = _start_threads([reader], reader_errors)
         try:
             assert _run_threads([writer(w) for w in range(3)]) == []
         finally:
             done.set()
-            reading.join(timeout=60)
-        assert reader_thread_errors == []
+            _join(reading)
+        assert reader_errors == []
 
     @pytest.mark.kv_processes
     def test_processes_write_without_loss(self, store: Store) -> None:

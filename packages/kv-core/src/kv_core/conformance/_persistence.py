@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ._base import SuiteBase
+from ._base import SuiteBase, close_quietly
 
 __all__ = ["PersistenceTests"]
 
@@ -30,9 +30,7 @@ class PersistenceTests(SuiteBase):
             assert len(again) == len(data)
             assert "gone" not in again
         finally:
-            close = getattr(again, "close", None)
-            if callable(close):
-                close()
+            close_quietly(again)
 
     def test_close_is_idempotent(self, store: Store) -> None:
         """close() can be called twice, and the store works as a context manager."""
