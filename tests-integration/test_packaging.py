@@ -14,6 +14,7 @@ against the installed backend from a folder outside the repository.
 
 from __future__ import annotations
 
+import ast
 import email.parser
 import importlib.util
 import json
@@ -164,13 +165,17 @@ class Venv:
         return {canonicalize_name(d.metadata["Name"]): d for d in distributions(path=[str(site)])}
 
 
-def make_venv(shared_tmp: Path, dist: Path, case: Case, *, conformance: bool = False) -> Venv:
+def make_venv(
+    shared_tmp: Path, dist: Path, case: Case, *, conformance: bool = False, key: str | None = None
+) -> Venv:
     """The environment of *case*, made (once) with only its requirement installed.
 
     With *conformance*, ``kv-core[conformance]`` is added afterwards, for running the suite;
-    what the requirement alone brought was saved before, in ``installed.json``.
+    what the requirement alone brought was saved before, in ``installed.json``. *key* names
+    an environment of its own for *case*, which tests can add to without touching the one
+    the installation tests inspect.
     """
-    venv = Venv(shared_tmp / "venvs" / case.key)
+    venv = Venv(shared_tmp / "venvs" / (key or case.key))
     with FileLock(str(venv.path) + ".lock"):
         if not (venv.path / "installed.json").exists():
             shutil.rmtree(venv.path, ignore_errors=True)
@@ -470,13 +475,109 @@ def test_installed_kv_flask_passes_the_installed_suite(
 
 
 def test_installed_kv_cli_runs(shared_tmp: Path, dist: Path, outside: Path) -> None:
-    """kv-cli, installed alone, gives a working ``kv`` command with its own version."""
+    """kv-cli, installed alone, gives a working ``kv`` command with its own version, and
+    ``kv check`` says what to install for the suite."""
     venv = make_venv(shared_tmp, dist, CASES["kv-cli"])
-    done = subprocess.run(
-        [str(venv.path / "bin" / "kv"), "--version"], cwd=outside, capture_output=True, text=True
-    )
+    kv = str(venv.path / "bin" / "kv")
+    done = subprocess.run([kv, "--version"], cwd=outside, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert tree_version("kv-cli") in done.stdout
+    listed = subprocess.run([kv, "--help"], cwd=outside, capture_output=True, text=True)
+    assert "memory://" in listed.stdout
+    assert "redis://" not in listed.stdout  # only what is installed
+    check = subprocess.run([kv, "check", "memory://"], cwd=outside, capture_output=True, text=True)
+    assert check.returncode == 1
+    assert "pip install 'kv-core[conformance]'" in check.stderr
+    assert "Traceback" not in check.stderr
+
+
+# What every install carries: the pytest plugin, for projects that never asked for it
+
+THEIR_TEST = """
+def test_their_own_code():
+    assert 1 + 1 == 2
+"""
+
+# What loading the plugin adds to what pytest itself imported: outside the standard library
+# and kv_core, nothing.
+PLUGIN_IMPORTS = """
+import sys
+import pytest
+before = set(sys.modules)
+import kv_core.conformance.plugin, kv_core.conformance.services
+new = {name.split(".")[0] for name in set(sys.modules) - before}
+print(sorted(new - set(sys.stdlib_module_names) - {"kv_core"}))
+"""
+
+
+@pytest.fixture
+def plain_pytest_venv(shared_tmp: Path, dist: Path) -> Venv:
+    """kv-fs installed alone, then pytest, as another project would: no Hypothesis."""
+    venv = make_venv(shared_tmp, dist, CASES["kv-fs"], key="kv-fs-with-pytest")
+    with FileLock(str(venv.path) + ".lock"):
+        if not (venv.path / "pytest.done").exists():
+            venv.pip_install(dist, "pytest")
+            (venv.path / "pytest.done").touch()
+    assert "hypothesis" not in venv.distributions()
+    return venv
+
+
+def test_installing_kv_breaks_no_other_test_run(plain_pytest_venv: Venv, outside: Path) -> None:
+    """Another project's pytest run passes with kv-core's plugin loaded and no Hypothesis,
+    and shows nothing of kv."""
+    (outside / "test_theirs.py").write_text(THEIR_TEST)
+    output = plain_pytest_venv.run("-m", "pytest", "-p", "no:cacheprovider", cwd=outside)
+    assert "1 passed" in output
+    assert "kv conformance" not in output  # pytest's own header names the plugin: no more
+    assert "kv store" not in output
+    imported = plain_pytest_venv.run("-c", PLUGIN_IMPORTS, cwd=outside)
+    assert ast.literal_eval(imported.strip()) == []
+
+
+def test_asking_for_the_suite_without_the_extra(plain_pytest_venv: Venv, outside: Path) -> None:
+    """--kv-store without kv-core[conformance] stops at once, saying what to install."""
+    for option, value in (("--kv-store", "memory://"), ("--kv-factory", "kv_core:MemoryDict")):
+        output = plain_pytest_venv.run(
+            "-m", "pytest", "-p", "no:cacheprovider", option, value, cwd=outside, check=False
+        )
+        assert "pip install 'kv-core[conformance]'" in output
+        assert "Traceback" not in output
+    imported = plain_pytest_venv.run(
+        "-c", "from kv_core.conformance import StoreConformance", cwd=outside, check=False
+    )
+    assert "pip install 'kv-core[conformance]'" in imported
+
+
+# What kv-sql says when a database driver is missing
+
+MISSING_DRIVER = """
+import sys
+from kv_core import UnknownStoreError, open_store
+try:
+    open_store(sys.argv[1])
+except UnknownStoreError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize(
+    ("url", "extra"),
+    [
+        ("mysql://root@127.0.0.1:1/test", "kv-sql[mysql]"),
+        ("mysql+pymysql://root@127.0.0.1:1/test", "kv-sql[mysql]"),
+        ("mariadb://root@127.0.0.1:1/test", "kv-sql[mysql]"),
+        ("postgresql://u@127.0.0.1:1/test", "kv-sql[postgres]"),
+        ("postgres://u@127.0.0.1:1/test", "kv-sql[postgres]"),
+        ("postgresql+psycopg://u@127.0.0.1:1/test", "kv-sql[postgres]"),
+    ],
+)
+def test_kv_sql_alone_names_the_extra_for_a_driver(
+    shared_tmp: Path, dist: Path, outside: Path, url: str, extra: str
+) -> None:
+    """kv-sql without its extras: opening a server URL names the extra to install."""
+    venv = make_venv(shared_tmp, dist, CASES["kv-sql"])
+    output = venv.run("-c", MISSING_DRIVER, url, cwd=outside)
+    assert f"pip install '{extra}'" in output, output
 
 
 # Upgrading one backend

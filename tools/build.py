@@ -5,11 +5,16 @@ Usage: ``python tools/build.py [PACKAGE ...] [--outdir DIR] [--no-isolation]``, 
 ``build``, from its own folder, with its own version, README, license and ``py.typed``.
 ``--no-isolation`` builds with the hatchling installed here instead of a fresh one per
 build, which is several times faster (the packaging tests use it when they can).
+
+It needs PyPA ``build`` (``pip install build``; ``requirements-dev.txt`` has it). An isolated
+build also fetches hatchling from the package index, once per build; ``--no-isolation``
+needs ``pip install hatchling`` instead, and no index.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +45,17 @@ def build(names: list[str], outdir: Path, *, isolation: bool = True) -> list[Pat
     return sorted(set(outdir.iterdir()) - before)
 
 
+def _needed(*, isolation: bool) -> list[str]:
+    return ["build"] if isolation else ["build", "hatchling"]
+
+
+def _have(module: str) -> bool:
+    # Not in this script's folder: this script is a module named "build" there.
+    here = Path(__file__).resolve().parent
+    path = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
+    return importlib.machinery.PathFinder.find_spec(module, path) is not None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the command."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -51,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         help="build with the hatchling installed here (faster; it must be installed)",
     )
     args = parser.parse_args(argv)
+    missing = [name for name in _needed(isolation=not args.no_isolation) if not _have(name)]
+    if missing:
+        print(
+            f"tools/build.py needs {' and '.join(missing)}: "
+            f"{sys.executable} -m pip install {' '.join(missing)}",
+            file=sys.stderr,
+        )
+        return 2
     known = package_names()
     unknown = sorted(set(args.packages) - set(known))
     if unknown:

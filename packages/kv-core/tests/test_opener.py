@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import EntryPoint
+
 import pytest
 
 import kv_core
@@ -117,3 +119,57 @@ def test_parse_bool_refuses_other_text() -> None:
     """Anything else is an InvalidStoreURL naming the option."""
     with pytest.raises(InvalidStoreURL, match="durable"):
         kv_core.parse_bool("durable", "maybe")
+
+
+def test_misspelt_scheme_suggests_the_nearest_and_lists_the_installed() -> None:
+    """A typo in the scheme names the scheme meant and every installed one."""
+    with pytest.raises(UnknownStoreError) as caught:
+        open_store("memroy://")
+    message = str(caught.value)
+    assert "did you mean memory://?" in message
+    assert f"installed schemes: {', '.join(registered_schemes())}" in message
+
+
+def test_misspelt_scheme_of_a_missing_backend_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The nearest known scheme is suggested with its package when that is not installed."""
+    monkeypatch.setattr(
+        kv_core.opener, "_entry_points", lambda: {"memory": _entry("memory", "open_memory_url")}
+    )
+    with pytest.raises(UnknownStoreError, match=r"did you mean redis:// \(install kv-redis\)\?"):
+        open_store("reddis://localhost")
+
+
+def _entry(name: str, function: str) -> EntryPoint:
+    return EntryPoint(name=name, value=f"kv_core.memory:{function}", group="kv.stores")
+
+
+def test_a_plus_star_entry_opens_every_driver_variant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package registering ``name+*`` gets ``name+anything`` URLs it does not list."""
+    monkeypatch.setattr(
+        kv_core.opener,
+        "_entry_points",
+        lambda: {"demo": _entry("demo", "open_memory_url"), "demo+*": _entry("demo+*", "x")},
+    )
+    calls: list[str] = []
+
+    def opener(url: str, **overrides: object) -> MemoryDict:
+        calls.append(url)
+        return MemoryDict()
+
+    monkeypatch.setattr(kv_core.memory, "x", opener, raising=False)
+    assert isinstance(open_store("demo+driver://"), MemoryDict)
+    assert calls == ["demo+driver://"]
+    calls.clear()
+    open_store("demo://")
+    assert calls == []  # the exact name wins
+
+
+def test_a_plus_variant_without_a_star_entry_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``name+*``, ``name+driver`` is not sent to the package of ``name``."""
+    monkeypatch.setattr(
+        kv_core.opener, "_entry_points", lambda: {"demo": _entry("demo", "open_memory_url")}
+    )
+    with pytest.raises(UnknownStoreError, match="demo"):
+        open_store("demo+driver://")

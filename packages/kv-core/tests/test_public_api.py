@@ -9,6 +9,7 @@ import pytest
 import kv_core
 import kv_core.conformance
 from kv_core import (
+    AccessDeniedError,
     Capabilities,
     InvalidKeyError,
     KeyConflictError,
@@ -34,7 +35,11 @@ def test_all_is_complete_and_sorted() -> None:
     """__all__ lists every public name of the package, in sorted order."""
     assert set(kv_core.__all__) == _public(kv_core) | {"__version__"}
     assert kv_core.__all__ == sorted(kv_core.__all__)
+    # The suite's names are imported on first use: resolve them all, then compare.
+    for name in kv_core.conformance.__all__:
+        getattr(kv_core.conformance, name)
     assert set(kv_core.conformance.__all__) == _public(kv_core.conformance)
+    assert kv_core.conformance.__all__ == sorted(kv_core.conformance.__all__)
 
 
 def test_public_classes_are_documented() -> None:
@@ -54,6 +59,9 @@ def test_error_family() -> None:
     assert issubclass(ReadOnlyError, PermissionError)
     assert issubclass(StoreUnavailable, ConnectionError)
     assert issubclass(UnknownStoreError, LookupError)
+    assert issubclass(AccessDeniedError, KVError)
+    assert issubclass(AccessDeniedError, PermissionError)
+    assert not issubclass(AccessDeniedError, ConnectionError)
     assert not issubclass(StoreUnavailable, KeyError)
 
 

@@ -14,7 +14,7 @@ from redis import exceptions as rx
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from kv_core import StoreUnavailable, ValueTooLargeError
+from kv_core import AccessDeniedError, StoreUnavailable, ValueTooLargeError
 from kv_redis import RedisDict
 from kv_redis._errors import translate
 
@@ -184,18 +184,23 @@ def test_pop_is_sent_once(
 
 
 def test_wrong_password(private_server: Callable[..., Any]) -> None:
-    """A wrong password raises StoreUnavailable caused by AuthenticationError."""
+    """A wrong password raises AccessDeniedError (not unavailable) on every operation."""
     server = private_server("--requirepass", "right")
     with dead_client(server.port, password="wrong") as client:
-        assert_unavailable(RedisDict(client), rx.AuthenticationError)
+        store = RedisDict(client)
+        for name, operation in OPERATIONS.items():
+            with pytest.raises(AccessDeniedError) as info:
+                operation(store)
+            assert not isinstance(info.value, StoreUnavailable), name
+            assert isinstance(info.value.__cause__, rx.AuthenticationError), name
 
 
 def test_missing_password(private_server: Callable[..., Any]) -> None:
-    """No password on a server that needs one raises StoreUnavailable, never KeyError."""
+    """No password on a server that needs one raises AccessDeniedError, never KeyError."""
     server = private_server("--requirepass", "right")
     with dead_client(server.port) as client:
         store = RedisDict(client)
-        with pytest.raises(StoreUnavailable) as info:
+        with pytest.raises(AccessDeniedError) as info:
             store["k"]
         assert isinstance(info.value.__cause__, rx.AuthenticationError)
 

@@ -9,13 +9,19 @@ from urllib.parse import quote
 import pytest
 import redis
 
-from kv_core import InvalidStoreURL, StoreUnavailable, open_store, registered_schemes
+from kv_core import (
+    AccessDeniedError,
+    InvalidStoreURL,
+    StoreUnavailable,
+    open_store,
+    registered_schemes,
+)
 from kv_redis import RedisDict
 
 
 def test_schemes_are_registered() -> None:
-    """redis, rediss and redis+cluster are in the kv.stores entry points."""
-    assert {"redis", "rediss", "redis+cluster"} <= set(registered_schemes())
+    """redis, rediss, unix and redis+cluster are in the kv.stores entry points."""
+    assert {"redis", "rediss", "unix", "redis+cluster"} <= set(registered_schemes())
 
 
 def test_url_options_configure_the_store(redis_url: str, raw: redis.Redis, namespace: str) -> None:
@@ -89,9 +95,9 @@ def test_password_never_shown(private_server: Callable[..., Any]) -> None:
     bad = open_store(
         f"redis://:wrong-pw@127.0.0.1:{server.port}/0?socket_connect_timeout=1&socket_timeout=1"
     )
-    with pytest.raises(StoreUnavailable) as unavailable:
+    with pytest.raises(AccessDeniedError) as denied:
         bad["k"]
-    assert "wrong-pw" not in str(unavailable.value)
+    assert "wrong-pw" not in str(denied.value)
     bad.close()
 
 

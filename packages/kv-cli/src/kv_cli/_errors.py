@@ -2,17 +2,49 @@
 
 from __future__ import annotations
 
+import errno
+
 import click
 
-from kv_core import InvalidKeyError, InvalidStoreURL, StoreUnavailable, UnknownStoreError
+from kv_core import (
+    InvalidKeyError,
+    InvalidStoreURL,
+    StoreUnavailable,
+    UnknownStoreError,
+    ValueTooLargeError,
+)
 
-__all__ = ["EXIT_ERROR", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_UNAVAILABLE", "EXIT_USAGE", "Exit"]
+try:
+    from kv_core import AccessDeniedError
+except ImportError:  # pragma: no cover - kv-core 0.1 has no such error, and raises none
+    from kv_core import StoreUnavailable as AccessDeniedError  # type: ignore[assignment]
+
+__all__ = [
+    "EXIT_DENIED",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOT_FOUND",
+    "EXIT_OK",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "Exit",
+    "exit_for",
+]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
 EXIT_UNAVAILABLE = 4
+EXIT_DENIED = 5
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+#: The exit codes and their meaning, for ``kv --help`` and the README.
+EXIT_CODES = (
+    "0 ok, 1 error, 2 usage or bad input, 3 key not found, "
+    "4 store unavailable (try again later), 5 access denied (credentials, rights, or no such "
+    "database: retrying will not help), 130 interrupted."
+)
 
 
 class Exit(click.ClickException):
@@ -24,14 +56,22 @@ class Exit(click.ClickException):
 
 
 def exit_for(exc: BaseException) -> Exit:
-    """The exit a kv error deserves: 3 missing, 4 unavailable, 2 bad input, 1 the rest."""
+    """The exit a kv error deserves (see :data:`EXIT_CODES`); 1 for anything unexpected."""
     if isinstance(exc, click.ClickException):
         return exc if isinstance(exc, Exit) else Exit(exc.format_message(), exc.exit_code)
     if isinstance(exc, KeyError):
         key = exc.args[0] if exc.args else ""
         return Exit(f"no such key: {key!r}", EXIT_NOT_FOUND)
+    # StoreUnavailable first: with kv-core 0.1, AccessDeniedError is StoreUnavailable itself.
     if isinstance(exc, StoreUnavailable):
         return Exit(f"store unavailable: {exc}", EXIT_UNAVAILABLE)
+    if isinstance(exc, AccessDeniedError):
+        return Exit(f"access denied: {exc}", EXIT_DENIED)
     if isinstance(exc, InvalidKeyError | InvalidStoreURL | UnknownStoreError):
         return Exit(str(exc), EXIT_USAGE)
+    if isinstance(exc, ValueTooLargeError):
+        return Exit(f"value refused: {exc}", EXIT_USAGE)
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        msg = f"the address is already in use ({exc.strerror}): choose another with --port"
+        return Exit(msg, EXIT_ERROR)
     return Exit(f"{type(exc).__name__}: {exc}", EXIT_ERROR)

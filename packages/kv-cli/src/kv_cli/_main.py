@@ -2,29 +2,44 @@
 
 from __future__ import annotations
 
-import base64
-import importlib.util
 import json
 import os
-import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
-from kv_core import Store, open_store, redact_url
+from kv_core import Store, open_store, redact_url, registered_schemes
 
 from .__about__ import __version__
 from ._bench import bench_store
-from ._copy import copy_store
-from ._errors import EXIT_ERROR, EXIT_USAGE, Exit, exit_for
+from ._check import check_store
+from ._copy import CopyRefused, copy_store
+from ._errors import (
+    EXIT_CODES,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_FOUND,
+    EXIT_USAGE,
+    Exit,
+    exit_for,
+)
+from ._history import history_of, parse_moment, snapshot_of, version_record
+from ._output import encode_value, is_printable_text, shown_on_terminal
 
 __all__ = ["DEFAULT_URL", "cli", "main"]
 
 #: The store used when neither --url nor KV_URL names one: a SQLite file here (kv-sql).
 DEFAULT_URL = "sqlite:///kv.sqlite3"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Where a --url given after the subcommand is kept (ctx.meta is shared by the whole run).
+_SUBCOMMAND_URL = "kv_cli.url"
 
 
 @contextmanager
@@ -43,22 +58,63 @@ def _opened(url: str) -> Iterator[Store]:
     except Exception as exc:
         raise exit_for(exc) from exc
     finally:
-        store.close()
+        with suppress(Exception):  # the error that brought us here is the one to report
+            store.close()
 
 
-def _url(ctx: click.Context) -> str:
-    url: str = ctx.obj["url"]
+def _url(ctx: click.Context, given: str | None = None) -> str:
+    """The store URL: *given* (a URL argument), --url after the subcommand, or the group's."""
+    after: str | None = ctx.meta.get(_SUBCOMMAND_URL)
+    if given and after and given != after:
+        msg = "give the store once: as the URL argument or as --url"
+        raise click.UsageError(msg, ctx)
+    url: str = given or after or ctx.obj["url"]
     return url
 
 
-def _encode_for_json(value: bytes) -> dict[str, str]:
-    try:
-        return {"encoding": "utf-8", "value": value.decode("utf-8")}
-    except UnicodeDecodeError:
-        return {"encoding": "base64", "value": base64.b64encode(value).decode("ascii")}
+def _url_option(command: F) -> F:
+    """Accept ``--url`` after the subcommand too (``kv get --url URL KEY``)."""
+
+    def remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.meta[_SUBCOMMAND_URL] = value
+
+    option = click.option(
+        "--url",
+        "subcommand_url",
+        metavar="URL",
+        default=None,
+        expose_value=False,
+        callback=remember,
+        help="The store to use (the same as kv --url, which it overrides).",
+    )
+    return option(command)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _scheme_list() -> str:
+    schemes = [s.replace("+*", "+DRIVER") for s in registered_schemes()]
+    return ", ".join(f"{scheme}://" for scheme in schemes)
+
+
+class _Group(click.Group):
+    """The kv group: its help lists the store schemes installed here."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        with formatter.section("Store URL schemes installed here"):
+            formatter.write_text(_scheme_list())
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=f"""Read, write, list, copy, serve and check kv stores.
+
+    Every command works on the store at --url (given before or after the command, or in
+    KV_URL), by default the SQLite file kv.sqlite3 here.
+
+    Exit codes: {EXIT_CODES}""",
+)
 @click.option(
     "--url",
     envvar="KV_URL",
@@ -69,32 +125,80 @@ def _encode_for_json(value: bytes) -> dict[str, str]:
 @click.version_option(__version__, prog_name="kv")
 @click.pass_context
 def cli(ctx: click.Context, url: str) -> None:
-    """Read, write, list, copy, serve and check kv stores.
-
-    Exit codes: 0 ok, 1 error, 2 usage or bad input, 3 key not found, 4 store unavailable.
-    """
+    """The ``kv`` command group; its help text is set above, with the exit codes."""
     ctx.ensure_object(dict)
     ctx.obj["url"] = url
+
+
+def _write_out(data: bytes, output: str | None, *, what: str) -> None:
+    """Write *data* to *output* (a file, or ``-`` for standard output come what may), or to
+    standard output, refusing to put anything but text on a terminal."""
+    if output is not None and output != "-":
+        try:
+            Path(output).write_bytes(data)
+        except OSError as exc:
+            msg = f"cannot write {output}: {exc.strerror or exc}"
+            raise Exit(msg, EXIT_ERROR) from exc
+        return
+    if output is None and sys.stdout.isatty() and not is_printable_text(data):
+        msg = (
+            f"{what} is not printable text ({len(data)} bytes) and standard output is a "
+            "terminal, which could obey it: write it to a file with --output FILE, print it "
+            "as JSON with --json, or pipe it (| xxd); --output - prints it here anyway"
+        )
+        raise Exit(msg, EXIT_ERROR)
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+_OUTPUT = click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default=None,
+    help="Write the value to FILE ('-': standard output, even a terminal).",
+)
 
 
 @cli.command()
 @click.argument("key")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (base64 for binary values).")
+@click.option(
+    "--at",
+    metavar="TIME",
+    callback=parse_moment,
+    default=None,
+    help="The value as it was at this ISO 8601 time (naive: UTC), on stores with history.",
+)
+@_OUTPUT
+@_url_option
 @click.pass_context
-def get(ctx: click.Context, key: str, as_json: bool) -> None:
-    """Print the value of KEY, byte for byte."""
-    with _opened(_url(ctx)) as store:
-        value: bytes = store[key]
-    if as_json:
-        click.echo(json.dumps({"key": key, **_encode_for_json(value)}))
-    else:
-        sys.stdout.buffer.write(value)
-        sys.stdout.buffer.flush()
+def get(
+    ctx: click.Context, key: str, as_json: bool, at: datetime | None, output: str | None
+) -> None:
+    """Print the value of KEY, byte for byte (on a terminal, only if it is text)."""
+    target = _url(ctx)
+    with _opened(target) as store:
+        if at is None:
+            value: bytes = store[key]
+        else:
+            past = snapshot_of(store, at, redact_url(target))
+            try:
+                value = past[key]
+            except KeyError:
+                msg = f"no such key at {at.isoformat()}: {key!r}"
+                raise Exit(msg, EXIT_NOT_FOUND) from None
+            finally:
+                past.close()
+    data = (json.dumps({"key": key, **encode_value(value)}) + "\n").encode() if as_json else value
+    _write_out(data, output, what=f"the value of {key!r}")
 
 
 @cli.command(name="set")
 @click.argument("key")
 @click.argument("value", required=False)
+@_url_option
 @click.pass_context
 def set_(ctx: click.Context, key: str, value: str | None) -> None:
     """Store VALUE under KEY; with no VALUE, or '-', read it from standard input."""
@@ -105,6 +209,7 @@ def set_(ctx: click.Context, key: str, value: str | None) -> None:
 
 @cli.command()
 @click.argument("key")
+@_url_option
 @click.pass_context
 def rm(ctx: click.Context, key: str) -> None:
     """Delete KEY."""
@@ -115,52 +220,131 @@ def rm(ctx: click.Context, key: str) -> None:
 @cli.command()
 @click.argument("prefix", default="")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@_url_option
 @click.pass_context
 def ls(ctx: click.Context, prefix: str, as_json: bool) -> None:
-    """List the keys (that start with PREFIX), sorted."""
+    """List the keys (that start with PREFIX), sorted.
+
+    On a terminal, control characters in keys are shown as \\xNN.
+    """
     with _opened(_url(ctx)) as store:
         keys = sorted(store.keys_with_prefix(prefix))
     if as_json:
         click.echo(json.dumps(keys))
-    else:
-        for key in keys:
-            click.echo(key)
+        return
+    show = shown_on_terminal if sys.stdout.isatty() else str
+    for key in keys:
+        click.echo(show(key))
+
+
+@cli.command()
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, values included.")
+@_url_option
+@click.pass_context
+def history(ctx: click.Context, key: str, as_json: bool) -> None:
+    """List every version of KEY, oldest first, on stores that keep history (SQL).
+
+    One line each: sequence number, time written (UTC), and the size, or 'deleted'.
+    """
+    target = _url(ctx)
+    with _opened(target) as store:
+        versions = history_of(store, key, redact_url(target))
+    if not versions:
+        msg = f"no such key: {key!r} (it has no history)"
+        raise Exit(msg, EXIT_NOT_FOUND)
+    if as_json:
+        click.echo(json.dumps([version_record(version) for version in versions]))
+        return
+    for version in versions:
+        created = version.created.isoformat() if version.created is not None else "-"
+        what = "deleted" if version.deleted else f"{len(version.value)} bytes"
+        click.echo(f"{version.sequence_number}\t{created}\t{what}")
 
 
 @cli.command()
 @click.argument("source")
 @click.argument("target")
-@click.option("--batch", default=500, show_default=True, help="Keys per read and write.")
-def cp(source: str, target: str, batch: int) -> None:
+@click.option(
+    "--batch",
+    default=500,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Keys per read and write.",
+)
+@click.option(
+    "--overwrite/--no-overwrite",
+    default=True,
+    show_default=True,
+    help="Replace keys TARGET already has, or keep them (to resume a copy).",
+)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Report keys TARGET refuses and copy the others (then exit 1).",
+)
+def cp(source: str, target: str, batch: int, overwrite: bool, skip_invalid: bool) -> None:
     """Copy every key of the store at SOURCE into the store at TARGET (URLs).
 
-    Existing keys in TARGET are overwritten; running it again finishes an interrupted copy.
-    A progress bar is shown when standard error is a terminal.
+    Existing keys in TARGET are overwritten (--no-overwrite keeps them); running it again
+    finishes an interrupted copy. A progress bar is shown when standard error is a terminal.
     """
-    if batch < 1:
-        msg = "--batch must be at least 1"
-        raise Exit(msg, EXIT_USAGE)
+    options: dict[str, Any] = {
+        "batch_size": batch,
+        "overwrite": overwrite,
+        "skip_invalid": skip_invalid,
+    }
+    route = f"from {redact_url(source)} to {redact_url(target)}"
     with _opened(source) as src, _opened(target) as dst:
-        if sys.stderr.isatty():
-            total = len(src)
-            with click.progressbar(length=total, label="copying", file=sys.stderr) as bar:
-                copied = copy_store(src, dst, batch_size=batch, progress=bar.update)
-        else:
-            copied = copy_store(src, dst, batch_size=batch)
-    click.echo(f"copied {copied} keys from {redact_url(source)} to {redact_url(target)}", err=True)
+        try:
+            if sys.stderr.isatty():
+                total = len(src)
+                with click.progressbar(length=total, label="copying", file=sys.stderr) as bar:
+                    result = copy_store(src, dst, progress=bar.update, **options)
+            else:
+                result = copy_store(src, dst, **options)
+        except CopyRefused as exc:
+            msg = (
+                f"{exc}; copied {exc.copied} keys {route} before it. --skip-invalid copies "
+                "the keys it takes and lists the others"
+            )
+            raise Exit(msg, EXIT_USAGE) from exc
+    for key, reason in result.refused:
+        click.echo(f"refused {key!r}: {reason}", err=True)
+    said = [f"copied {result.copied} keys {route}"]
+    if result.kept:
+        said.append(f"kept {result.kept} keys the target already had")
+    if result.refused:
+        said.append(f"the target refused {len(result.refused)} keys (listed above)")
+    click.echo("; ".join(said), err=True)
+    if result.refused:
+        raise click.exceptions.Exit(EXIT_ERROR)
 
 
 @cli.command()
 @click.argument("url", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free one).",
+)
 @click.option(
     "--token",
     envvar="KV_TOKEN",
     default=None,
     help="Bearer token every request must carry (also from KV_TOKEN).",
 )
-@click.option("--threads", default=8, show_default=True, help="Requests served at once.")
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Requests served at once.",
+)
+@_url_option
 @click.pass_context
 def serve(
     ctx: click.Context, url: str | None, host: str, port: int, token: str | None, threads: int
@@ -171,7 +355,7 @@ def serve(
     except ImportError as exc:
         msg = "kv serve needs kv-flask: pip install kv-flask"
         raise Exit(msg, EXIT_ERROR) from exc
-    target = url or _url(ctx)
+    target = _url(ctx, url)
     with _opened(target) as store:
         click.echo(f"serving {redact_url(target)} on http://{host}:{port}/", err=True)
         serve_store(store, host, port, token=token, threads=threads)
@@ -187,6 +371,7 @@ def serve(
 )
 @click.option("--quick", is_flag=True, help="Skip the 10 MB value and the process tests.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+@_url_option
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -197,41 +382,77 @@ def check(
 ) -> None:
     """Run the conformance suite against the store at URL, which must be empty.
 
-    Extra arguments go to pytest (for example ``-x`` or ``-n 2``).
+    Prints which parts of the contract failed, if any (pytest's full report with -v).
+    Extra arguments go to pytest (for example -x or -n 2). Exit codes: 0 conforms, 1 does
+    not conform, 2 the store cannot be checked (bad URL, not empty), 4 unavailable.
     """
-    if importlib.util.find_spec("pytest") is None or importlib.util.find_spec("hypothesis") is None:
-        msg = "kv check needs the suite: pip install 'kv-core[conformance]'"
-        raise Exit(msg, EXIT_ERROR)
-    if factory:
-        target, what = ["--kv-factory", factory], factory
-    else:
-        chosen = url or _url(ctx)
-        target, what = ["--kv-store", chosen], redact_url(chosen)
-    args = [*target, "-q", "-p", "no:cacheprovider", *pytest_args]
-    if quick:
-        args += ["-m", "not kv_slow and not kv_processes"]
-    # A fresh interpreter, so pytest can rewrite the suite's asserts (this one imported it).
-    code = subprocess.run([sys.executable, "-m", "pytest", *args], check=False).returncode  # noqa: S603
-    verdict = "conforms" if code == 0 else "does NOT conform"
-    click.echo(f"{what} {verdict} to the kv store contract", err=True)
-    ctx.exit(0 if code == 0 else EXIT_ERROR)
+    if url is not None and url.startswith("-"):
+        # No URL given: click put the first pytest option in its place.
+        pytest_args, url = (url, *pytest_args), None
+    target = None if factory else _url(ctx, url)
+    code, verdict = check_store(target, factory, quick=quick, pytest_args=pytest_args)
+    for line in verdict:
+        click.echo(line, err=True)
+    ctx.exit(code)
 
 
 @cli.command()
 @click.argument("url", required=False)
-@click.option("--count", default=200, show_default=True, help="Operations per measurement.")
-@click.option("--size", default=100, show_default=True, help="Value size in bytes.")
+@click.option(
+    "--count",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Operations per measurement.",
+)
+@click.option(
+    "--size",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Value size in bytes.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_url_option
 @click.pass_context
-def bench(ctx: click.Context, url: str | None, count: int, size: int) -> None:
-    """Print a short table of median latencies for the store at URL."""
-    target = url or _url(ctx)
+def bench(ctx: click.Context, url: str | None, count: int, size: int, as_json: bool) -> None:
+    """Print p50 (median) and p99 latencies of common operations on the store at URL.
+
+    It writes keys of its own under kv-bench/ and removes them afterwards, with their
+    history on stores that keep one.
+    """
+    target = _url(ctx, url)
     with _opened(target) as store:
         rows = bench_store(store, count=count, size=size)
-    click.echo(f"{redact_url(target)}: {count} operations, {size} B values")
-    for name, micros in rows:
-        click.echo(f"  {name:<20} {micros:>10.1f} µs")
+    if as_json:
+        operations = [
+            {"name": row.name, "p50_us": row.p50, "p99_us": row.p99, "samples": row.samples}
+            for row in rows
+        ]
+        document = {"url": redact_url(target), "count": count, "size": size}
+        click.echo(json.dumps({**document, "operations": operations}))
+        return
+    click.echo(f"{redact_url(target)}: {count} operations each, {size} B values")
+    click.echo(f"  {'operation':<20} {'p50 (median) µs':>16} {'p99 µs':>10}")
+    for row in rows:
+        click.echo(f"  {row.name:<20} {row.p50:>16.1f} {row.p99:>10.1f}")
 
 
-def main() -> Any:
-    """Entry point of the ``kv`` console script."""
-    return cli(prog_name="kv")
+def main(prog_name: str = "kv") -> int:
+    """Entry point of the ``kv`` console script (and of ``python -m kv_cli``); the exit code.
+
+    Ctrl-C ends any command with exit code 130 and no traceback.
+    """
+    try:
+        result = cli.main(prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            return EXIT_INTERRUPTED
+        click.echo("Aborted!", err=True)
+        return EXIT_ERROR
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return result if isinstance(result, int) else 0

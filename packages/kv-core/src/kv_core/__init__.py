@@ -6,6 +6,7 @@ from .access import WriteOnlyDict as WriteOnlyDict
 from .capabilities import Capabilities as Capabilities
 from .codec import ValueCodec as ValueCodec
 from .codec import to_bytes as to_bytes
+from .errors import AccessDeniedError as AccessDeniedError
 from .errors import InvalidKeyError as InvalidKeyError
 from .errors import KeyConflictError as KeyConflictError
 from .errors import KVError as KVError
@@ -26,6 +27,7 @@ from .urls import parse_bool as parse_bool
 from .urls import redact_url as redact_url
 
 __all__ = [
+    "AccessDeniedError",
     "Capabilities",
     "InvalidKeyError",
     "InvalidStoreURL",

@@ -9,10 +9,23 @@ catch, so code written against the standard library keeps working::
         │   └── KeyConflictError              the key would be both a leaf and a parent
         ├── ValueTooLargeError (ValueError)   the value is over the store's size limit
         ├── ReadOnlyError (PermissionError)   a write to a store that is read-only by construction
+        ├── AccessDeniedError (PermissionError)
+        │                                     the server answered and refused: credentials,
+        │                                     privileges, or no database of that name
         ├── StoreUnavailable (ConnectionError)
         │                                     server down, timeout, dropped connection;
         │                                     the driver's exception is ``__cause__``
-        └── UnknownStoreError (LookupError)   ``open_store`` has no backend for a URL scheme
+        └── UnknownStoreError (LookupError)   no installed backend, or no installed driver,
+                                              for a URL's scheme
+
+``StoreUnavailable`` means "try again later": the server may come back. ``AccessDeniedError``
+means the opposite: the server is up and said no, and asking again will not change its
+answer; the URL (or the account's rights) must change. An unknown database is an
+``AccessDeniedError`` too: a URL naming a database the server does not have is refused like
+one naming a database the login may not use, and servers often give both the same answer
+(MySQL's "access denied to database", PostgreSQL's missing ``CONNECT`` privilege), so a store
+could not tell them apart reliably anyway. For SQLite, whose databases are files created on
+first use, that is a database file whose folder does not exist.
 
 A missing key raises the builtin ``KeyError`` and a key or value of the wrong type raises
 the builtin ``TypeError``, exactly as a ``dict`` would.
@@ -21,6 +34,7 @@ the builtin ``TypeError``, exactly as a ``dict`` would.
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "InvalidKeyError",
     "KVError",
     "KeyConflictError",
@@ -51,9 +65,21 @@ class ReadOnlyError(KVError, PermissionError):
     """A write reached a store that is read-only by construction, such as a SQL snapshot."""
 
 
+class AccessDeniedError(KVError, PermissionError):
+    """The server refused the store's credentials or rights, or has no such database.
+
+    Unlike :class:`StoreUnavailable` this is final: retrying will not help until the URL or
+    the account changes. The driver's exception is ``__cause__``.
+    """
+
+
 class StoreUnavailable(KVError, ConnectionError):
     """The storage behind the store cannot be reached: server down, timeout, dropped link."""
 
 
 class UnknownStoreError(KVError, LookupError):
-    """``open_store`` found no installed backend for the URL's scheme."""
+    """No installed backend, or no installed database driver, for the URL's scheme.
+
+    The message says what to install (``pip install 'kv-sql[postgres]'``) or, for a scheme
+    nobody registers, which schemes are installed and the nearest one.
+    """

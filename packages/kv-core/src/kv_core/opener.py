@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -9,9 +10,11 @@ from .errors import UnknownStoreError
 from .store import Store
 from .urls import StoreURL
 
-__all__ = ["ENTRY_POINT_GROUP", "open_store", "registered_schemes"]
+__all__ = ["ANY_DRIVER", "ENTRY_POINT_GROUP", "open_store", "registered_schemes"]
 
 ENTRY_POINT_GROUP = "kv.stores"
+#: Registered after a name (``postgresql+*``): opens every ``name+driver`` scheme.
+ANY_DRIVER = "+*"
 
 # Where each well-known scheme comes from, so a missing backend can be named.
 _PROVIDERS = {
@@ -20,6 +23,7 @@ _PROVIDERS = {
     "redis": "kv-redis",
     "rediss": "kv-redis",
     "redis+cluster": "kv-redis",
+    "unix": "kv-redis",
     "sqlite": "kv-sql",
     "mysql": "kv-sql[mysql]",
     "mysql+pymysql": "kv-sql[mysql]",
@@ -27,6 +31,7 @@ _PROVIDERS = {
     "mariadb+pymysql": "kv-sql[mysql]",
     "postgresql": "kv-sql[postgres]",
     "postgresql+psycopg": "kv-sql[postgres]",
+    "postgres": "kv-sql[postgres]",
     "http": "kv-flask",
     "https": "kv-flask",
 }
@@ -37,8 +42,37 @@ def _entry_points() -> dict[str, EntryPoint]:
 
 
 def registered_schemes() -> list[str]:
-    """The URL schemes the installed backends can open."""
+    """The URL schemes the installed backends can open, sorted.
+
+    ``name+*`` stands for every ``name+driver`` scheme (see :func:`open_store`).
+    """
     return sorted(_entry_points())
+
+
+def _family(scheme: str) -> str:
+    """``postgresql`` for ``postgresql+psycopg2``: the part before a ``+driver``."""
+    return scheme.split("+", 1)[0]
+
+
+def _unknown_scheme(scheme: str, shown: str, installed: dict[str, EntryPoint]) -> str:
+    """The message for a scheme no installed package opens: what to install, or what is."""
+    provider = _PROVIDERS.get(scheme)
+    if provider is None and _family(scheme) not in installed:
+        provider = _PROVIDERS.get(_family(scheme))
+    if provider:
+        return f"no store for scheme {scheme!r} in {shown!r}: install {provider} to open it"
+    known = sorted(installed)
+    candidates = sorted({name for name in known if not name.endswith(ANY_DRIVER)} | set(_PROVIDERS))
+    nearest = difflib.get_close_matches(scheme, candidates, n=1, cutoff=0.6)
+    hint = ""
+    if nearest:
+        found = nearest[0]
+        missing = "" if found in installed else f" (install {_PROVIDERS[found]})"
+        hint = f"did you mean {found}://{missing}? "
+    return (
+        f"no store for scheme {scheme!r} in {shown!r}: {hint}installed schemes: "
+        f"{', '.join(known)}; a package adds one through the {ENTRY_POINT_GROUP!r} entry points"
+    )
 
 
 def open_store(url: str, **overrides: Any) -> Store:
@@ -46,23 +80,22 @@ def open_store(url: str, **overrides: Any) -> Store:
 
     ``memory://`` is always there; each backend package adds its own schemes
     (``file://``, ``redis://``, ``sqlite://`` ...) through the ``kv.stores`` entry-point
-    group, and a third-party backend plugs in the same way.
+    group, and a third-party backend plugs in the same way. A package that registers the
+    name ``name+*`` opens every ``name+driver`` scheme no package registers by itself
+    (kv-sql opens SQLAlchemy's ``postgresql+psycopg2`` so, or says what to install).
 
-    :raises UnknownStoreError: no installed package handles the scheme; the message says
-        which package to install.
+    :raises UnknownStoreError: no installed package handles the scheme, or its driver is not
+        installed; the message says what to install, or lists the installed schemes and
+        suggests the nearest.
     :raises InvalidStoreURL: the URL is malformed or has options the backend does not know.
     """
     parsed = StoreURL.parse(url)
-    found = _entry_points().get(parsed.scheme)
+    installed = _entry_points()
+    found = installed.get(parsed.scheme)
+    if found is None and "+" in parsed.scheme:
+        found = installed.get(_family(parsed.scheme) + ANY_DRIVER)
     if found is None:
-        provider = _PROVIDERS.get(parsed.scheme)
-        hint = (
-            f"install {provider} to open it"
-            if provider
-            else f"no installed package registers it in the {ENTRY_POINT_GROUP!r} entry points"
-        )
-        msg = f"no store for scheme {parsed.scheme!r} in {parsed.redacted!r}: {hint}"
-        raise UnknownStoreError(msg)
+        raise UnknownStoreError(_unknown_scheme(parsed.scheme, parsed.redacted, installed))
     opener = found.load()
     store: Store = opener(url, **overrides)
     return store

@@ -3,7 +3,10 @@
 ::
 
     redis-py raises                                   RedisDict raises
-    ConnectionError (refused, reset, auth, loading,   kv_core.StoreUnavailable
+    AuthenticationError (WRONGPASS, NOAUTH),          kv_core.AccessDeniedError
+      NOPERM (an ACL forbids the command or key),
+      "DB index is out of range" (no such database)
+    ConnectionError (refused, reset, loading,         kv_core.StoreUnavailable
       max connections), TimeoutError, BUSY,
       CLUSTERDOWN, MASTERDOWN, TRYAGAIN, uncovered slot,
       no reachable cluster node
@@ -20,6 +23,11 @@ from __future__ import annotations
 from redis import exceptions as rx
 
 from kv_core import KVError, ReadOnlyError, StoreUnavailable, ValueTooLargeError
+
+try:
+    from kv_core import AccessDeniedError
+except ImportError:  # pragma: no cover - kv-core 0.1 has no such error: refusals stay unavailable
+    from kv_core import StoreUnavailable as AccessDeniedError  # type: ignore[assignment]
 
 __all__ = ["DRIVER_ERRORS", "SlidingExpiryUnsupported", "translate"]
 
@@ -41,10 +49,24 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     rx.ClusterDownError,  # includes MASTERDOWN
     rx.TryAgainError,
     rx.SlotNotCoveredError,
-    rx.AuthenticationWrongNumberOfArgsError,
     ConnectionError,  # the builtin, from sockets
     TimeoutError,
 )
+
+
+# The server said no, and will say it again until the URL or the ACL changes.
+_DENIED: tuple[type[BaseException], ...] = (
+    rx.AuthenticationError,  # WRONGPASS, NOAUTH, AUTH without a password set
+    rx.AuthenticationWrongNumberOfArgsError,  # a user name sent to a server before Redis 6
+    rx.NoPermissionError,  # NOPERM: the ACL user may not run this command or touch this key
+)
+
+
+def _denied(exc: BaseException) -> bool:
+    if isinstance(exc, _DENIED):
+        return True
+    # SELECT of a database number the server does not have (when the client connects).
+    return isinstance(exc, rx.ResponseError) and "DB INDEX IS OUT OF RANGE" in str(exc).upper()
 
 
 def translate(exc: BaseException, command: str, target: str) -> BaseException:
@@ -52,6 +74,9 @@ def translate(exc: BaseException, command: str, target: str) -> BaseException:
 
     :param target: What the store talks to, for the message (never a password).
     """
+    if _denied(exc):
+        msg = f"Redis at {target} refused access ({command}): {type(exc).__name__}: {exc}"
+        return AccessDeniedError(msg)
     if isinstance(exc, _UNAVAILABLE) or (
         # "Redis Cluster cannot be connected": no startup node answered.
         isinstance(exc, rx.RedisClusterException) and isinstance(exc.__cause__, _UNAVAILABLE)

@@ -1,6 +1,8 @@
-"""Opening a RedisDict from a URL: ``redis://``, ``rediss://`` and ``redis+cluster://``.
+"""Opening a RedisDict from a URL: ``redis://``, ``rediss://``, ``unix://``, ``redis+cluster://``.
 
-``redis://[user:password@]host[:port][/db]?prefix=app:&exp_time=60&sliding=1``
+``redis://[user:password@]host[:port][/db]?prefix=app:&exp_time=60&sliding=1``;
+``rediss://`` is the same over TLS (``ssl_ca_certs=``, ``ssl_cert_reqs=`` ...);
+``unix://[user:password@]/path/to/redis.sock?db=0&prefix=app:`` is a Unix socket.
 
 The store's own options (``prefix``, ``exp_time``, ``sliding``, plus ``serializer`` and
 ``deserializer`` as keyword arguments) are taken out; every other query option and keyword
@@ -11,7 +13,7 @@ arguments winning over the URL. An option redis-py does not know raises ``Invali
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import redis
 from redis.cluster import RedisCluster
@@ -52,8 +54,10 @@ def _split(url: str, overrides: dict[str, Any]) -> tuple[StoreURL, dict[str, Any
         for name, value in parsed.options.items()
         if name not in STORE_OPTIONS and name not in overrides
     ]
-    parts = urlsplit(url)
-    driver_url = urlunsplit(parts._replace(query=urlencode(kept)))
+    # Only the query is replaced: urlunsplit would turn unix:///path into unix:/path,
+    # which redis-py refuses.
+    base = url.split("#", 1)[0].split("?", 1)[0]
+    driver_url = f"{base}?{urlencode(kept)}" if kept else base
     return parsed, ours, driver_url
 
 
@@ -79,7 +83,7 @@ def _driver_kwargs(overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def open_redis_url(url: str, **overrides: Any) -> RedisDict:
-    """Open ``redis://`` or ``rediss://``: a RedisDict on a client it owns and closes.
+    """Open ``redis://``, ``rediss://`` or ``unix://``: a RedisDict on a client it owns.
 
     Nothing connects until the first operation.
     """

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 import weakref
@@ -28,10 +29,17 @@ from sqlalchemy.engine import Engine
 
 from kv_core import InvalidKeyError, KVError, StoreUnavailable
 
+try:
+    from kv_core import AccessDeniedError
+except ImportError:  # pragma: no cover - kv-core 0.1 has no such error: refusals stay unavailable
+    from kv_core import StoreUnavailable as AccessDeniedError  # type: ignore[assignment]
+
 __all__ = [
     "IDLE_SECONDS",
     "ConnectionLeases",
     "Lease",
+    "access_denied",
+    "connection_failure",
     "driver_error",
     "is_deadlock",
     "is_retryable",
@@ -51,6 +59,20 @@ _POSTGRES_RETRY_STATES = frozenset({"40001", "40P01", "55P03"})
 _MYSQL_DEADLOCK_CODES = frozenset({1213, 1467})
 _POSTGRES_DEADLOCK_STATES = frozenset({"40001", "40P01"})
 _SQLITE_BUSY_CODES = frozenset({5, 6})
+# The server said no, and will say it again: credentials, privileges, no such database.
+# MySQL/MariaDB: 1044 no access to the database, 1045 wrong user or password, 1049 unknown
+# database, 1142/1143 command or column denied, 1227 privilege needed, 1698 socket auth.
+_MYSQL_DENIED_CODES = frozenset({1044, 1045, 1049, 1142, 1143, 1227, 1698})
+# PostgreSQL: 28000/28P01 authorization or password, 3D000 unknown database, 42501 privilege.
+_POSTGRES_DENIED_STATES = frozenset({"28000", "28P01", "3D000", "42501"})
+# libpq reports a refused connection as text only (no SQLSTATE); the server's own words,
+# in its default English messages.
+_POSTGRES_DENIED_TEXT = re.compile(
+    r"FATAL:\s+(?:password authentication failed|role \".*\" does not exist"
+    r"|database \".*\" does not exist|no pg_hba\.conf entry|permission denied for database"
+    r"|\w+ authentication failed)"
+)
+_SQLITE_CANTOPEN = 14
 _FORKED_AWAY: list[Any] = []
 
 
@@ -115,6 +137,44 @@ def driver_error(error: BaseException) -> BaseException:
     if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
         return error.orig
     return error
+
+
+def access_denied(dialect_name: str, error: BaseException, database: str | None = None) -> bool:
+    """Whether *error* is the server refusing the login, a privilege or an unknown database.
+
+    For SQLite, whose files are made on first use, a file that cannot be opened because its
+    folder (*database*'s) does not exist.
+    """
+    if dialect_name in ("mysql", "mariadb"):
+        args: tuple[Any, ...] = getattr(error, "args", ())
+        return bool(args) and args[0] in _MYSQL_DENIED_CODES
+    if dialect_name == "postgresql":
+        state = getattr(error, "sqlstate", None)
+        if state is not None:
+            return state in _POSTGRES_DENIED_STATES
+        return _POSTGRES_DENIED_TEXT.search(str(error)) is not None
+    if dialect_name == "sqlite":
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is None or code & 0xFF != _SQLITE_CANTOPEN or not database:
+            return False
+        return not os.path.isdir(os.path.dirname(os.path.abspath(database)))
+    return False
+
+
+def connection_failure(engine: Engine, error: BaseException, doing: str) -> KVError | None:
+    """The kv error for *error*, raised by the driver while trying to *doing*; ``None`` if
+    it is neither a refusal nor a connection problem (the caller re-raises it)."""
+    dialect = engine.dialect
+    database = engine.url.database
+    if access_denied(dialect.name, error, database):
+        if dialect.name == "sqlite":
+            folder = os.path.dirname(os.path.abspath(database or ""))
+            return AccessDeniedError(f"cannot {doing}: the folder {folder} does not exist")
+        return AccessDeniedError(f"access denied trying to {doing}: {error}")
+    dbapi = dialect.loaded_dbapi
+    if isinstance(error, dbapi.OperationalError | dbapi.InterfaceError | OSError):
+        return StoreUnavailable(f"cannot reach the database to {doing}: {error}")
+    return None
 
 
 def is_retryable(dialect_name: str, error: BaseException) -> bool:
@@ -211,6 +271,9 @@ class ConnectionLeases:
             raise StoreUnavailable(msg) from exc
         except (sa_exc.DBAPIError, self._dbapi_error) as exc:
             cause = driver_error(exc)
+            if access_denied(self._dialect.name, cause, self._engine.url.database):
+                msg = f"the database refused the connection: {cause}"
+                raise AccessDeniedError(msg) from cause
             msg = f"cannot connect to the database: {cause}"
             raise StoreUnavailable(msg) from cause
         try:
@@ -248,6 +311,10 @@ class ConnectionLeases:
                 msg = f"database connection failed: {error}"
                 raise StoreUnavailable(msg) from error
             return
+        if access_denied(self._dialect.name, error, self._engine.url.database):
+            # The connection is fine; the server refused this statement (a privilege).
+            msg = f"the database refused access: {error}"
+            raise AccessDeniedError(msg) from error
         dbapi = self._dialect.loaded_dbapi
         disconnect = False
         try:

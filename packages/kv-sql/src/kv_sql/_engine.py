@@ -14,9 +14,9 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.types import BINARY, VARBINARY, LargeBinary
 
-from kv_core import InvalidStoreURL, StoreUnavailable, redact_url
+from kv_core import InvalidStoreURL, UnknownStoreError, redact_url
 
-from ._connections import driver_error, is_retryable
+from ._connections import connection_failure, driver_error, is_retryable
 from ._schema import build_table
 
 __all__ = [
@@ -38,6 +38,22 @@ _FALLBACK_DRIVERS = {
     "mariadb": ("MySQLdb", "pymysql"),
     "postgresql": ("psycopg2", "psycopg"),
 }
+# What to install for each driver, for the message when it is missing.
+_EXTRAS = {
+    "mysql": "'kv-sql[mysql]'",
+    "mariadb": "'kv-sql[mysql]'",
+    "postgresql": "'kv-sql[postgres]'",
+}
+_OUR_DRIVERS = {"pymysql": "mysql", "psycopg": "postgresql"}
+_DRIVER_PACKAGES = {
+    "psycopg2": "psycopg2-binary",
+    "pg8000": "pg8000",
+    "mysqldb": "mysqlclient",
+    "mysqlconnector": "mysql-connector-python",
+    "mariadbconnector": "mariadb",
+}
+# Heroku and others write postgres://, a name SQLAlchemy 1.4 dropped.
+_ALIASES = {"postgres": "postgresql"}
 
 
 def is_memory_sqlite(url: URL) -> bool:
@@ -46,6 +62,52 @@ def is_memory_sqlite(url: URL) -> bool:
         return False
     database = url.database or ""
     return database in ("", ":memory:") or url.query.get("mode") == "memory"
+
+
+def database_url_text(text: str) -> str:
+    """*text* with a ``postgres`` scheme (``postgres://``, ``postgres+driver://``) renamed
+    ``postgresql``, the name SQLAlchemy knows; anything else unchanged."""
+    scheme, sep, rest = text.partition("://")
+    family, plus, driver = scheme.partition("+")
+    alias = _ALIASES.get(family.lower())
+    if not sep or alias is None:
+        return text
+    return f"{alias}{plus}{driver}{sep}{rest}"
+
+
+def _missing_driver(url: URL, exc: ImportError) -> UnknownStoreError:
+    """The error for a URL whose DB-API driver is not installed: what to pip install."""
+    backend, _, driver = url.drivername.partition("+")
+    extra = _EXTRAS.get(backend)
+    module = exc.name or driver or "its driver"
+    if not driver or _OUR_DRIVERS.get(driver) == backend:
+        how = f"pip install {extra}" if extra else f"install the DB-API driver {module}"
+        msg = f"{backend}:// needs a database driver ({module} is not installed): {how}"
+    else:
+        package = _DRIVER_PACKAGES.get(driver, module)
+        msg = (
+            f"{backend}+{driver}:// needs the {module} driver, which is not installed: "
+            f"pip install {package}"
+        )
+        if extra:
+            msg += f" (or pip install {extra} and use {backend}://)"
+    return UnknownStoreError(msg)
+
+
+def _check_driver(url: URL, shown: str) -> None:
+    """Refuse a driver SQLAlchemy does not have, or one for asyncio only."""
+    try:
+        dialect = url.get_dialect()
+    except sa_exc.NoSuchModuleError:
+        msg = f"SQLAlchemy has no database or driver {url.drivername!r} (in {shown!r})"
+        raise InvalidStoreURL(msg) from None
+    if getattr(dialect, "is_async", False):
+        backend = url.get_backend_name()
+        msg = (
+            f"{url.drivername} is a driver for asyncio; kv-sql needs a synchronous one, "
+            f"such as {backend}:// with pip install {_EXTRAS.get(backend, 'its driver')}"
+        )
+        raise InvalidStoreURL(msg)
 
 
 def _with_driver(url: URL) -> URL:
@@ -71,12 +133,15 @@ def make_engine(url_or_text: str | URL, engine_kwargs: dict[str, Any] | None) ->
     text = url_or_text
     if isinstance(text, str) and text.strip() == "sqlite://:memory:":
         text = "sqlite://"  # the seed's spelling, which SQLAlchemy cannot parse
+    if isinstance(text, str):
+        text = database_url_text(text)
+    shown = redact_url(text) if isinstance(text, str) else text.render_as_string()
     try:
         url = make_url(text)
     except (sa_exc.ArgumentError, ValueError) as exc:
-        shown = redact_url(text) if isinstance(text, str) else "<URL>"
         msg = f"not a database URL: {shown!r} ({exc})"
         raise InvalidStoreURL(msg) from None
+    _check_driver(url, shown)
     url = _with_driver(url)
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     user = dict(engine_kwargs or {})
@@ -95,7 +160,10 @@ def make_engine(url_or_text: str | URL, engine_kwargs: dict[str, Any] | None) ->
     kwargs.update(user)
     if connect_args:
         kwargs["connect_args"] = connect_args
-    return create_engine(url, **kwargs)
+    try:
+        return create_engine(url, **kwargs)
+    except ImportError as exc:
+        raise _missing_driver(url, exc) from exc
 
 
 def sqlite_setup(connection: Any) -> None:
@@ -153,10 +221,12 @@ def create_table(engine: Engine, table_name: str, key_length: int, *, wal: bool)
             # Another process may have created it between the check and the CREATE.
             if not inspect(engine).has_table(table_name):
                 raise
-    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.ProgrammingError) as exc:
         cause = driver_error(exc)
-        msg = f"cannot reach the database to open table {table_name!r}: {cause}"
-        raise StoreUnavailable(msg) from cause
+        error = connection_failure(engine, cause, f"open table {table_name!r}")
+        if error is None:
+            raise
+        raise error from cause
 
 
 def label_capacity(engine: Engine, table_name: str) -> tuple[int, str] | None:
@@ -171,10 +241,12 @@ def label_capacity(engine: Engine, table_name: str) -> tuple[int, str] | None:
         return None
     try:
         columns = inspect(engine).get_columns(table_name)
-    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.ProgrammingError) as exc:
         cause = driver_error(exc)
-        msg = f"cannot reach the database to open table {table_name!r}: {cause}"
-        raise StoreUnavailable(msg) from cause
+        error = connection_failure(engine, cause, f"open table {table_name!r}")
+        if error is None:
+            raise
+        raise error from cause
     for column in columns:
         if column["name"].lower() != "label":
             continue

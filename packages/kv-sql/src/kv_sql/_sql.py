@@ -195,3 +195,8 @@ class Statements:
         """Delete rows of *n* labels older than a sequence number; parameters: labels, seq."""
         marks = ", ".join([self._p] * n)
         return f"DELETE FROM {self._table} WHERE label IN ({marks}) AND sequence_number < {self._p}"
+
+    def purge_many(self, n: int) -> str:
+        """Delete every row of *n* labels, history included; parameters: labels."""
+        marks = ", ".join([self._p] * n)
+        return f"DELETE FROM {self._table} WHERE label IN ({marks})"

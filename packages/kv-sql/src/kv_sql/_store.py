@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
@@ -706,6 +707,24 @@ class GenericSqlDict(Store):
         if self._snapshot is not None:
             self._read_only()
         super().delete_many(keys)
+
+    def purge(self, keys: Iterable[str]) -> None:
+        """Remove every row of *keys*, old versions and tombstones too, as if never written.
+
+        ``del`` keeps a key's history (it appends a tombstone); this erases it, so no
+        :meth:`history` or snapshot shows the keys any more. Every key is checked first;
+        missing keys are ignored. On a snapshot: ``ReadOnlyError``.
+        """
+        if self._snapshot is not None:
+            self._read_only()
+        labels = [self._kp(self._check_key(key)) for key in keys]
+
+        def purge(cur: Any, chunk: tuple[Any, ...]) -> None:
+            cur.execute(self._st.purge_many(len(chunk)), chunk)
+
+        for start in range(0, len(labels), _BATCH):
+            chunk = tuple(labels[start : start + _BATCH])
+            self._transact(functools.partial(purge, chunk=chunk), begin=False)
 
     def popitem(self) -> tuple[str, Any]:
         """Remove and return some ``(key, value)`` pair; ``KeyError`` if the store is empty."""

@@ -1,4 +1,9 @@
-"""Opening SQL stores from URLs: ``sqlite:///kv.db?table=kv&prune=1&key_length=255``."""
+"""Opening SQL stores from URLs: ``sqlite:///kv.db?table=kv&prune=1&key_length=255``.
+
+Any SQLAlchemy ``dialect+driver`` form of SQLite, MySQL/MariaDB and PostgreSQL opens with
+the driver it names (``postgresql+psycopg2://``, ``sqlite+pysqlite://``), or fails saying
+what to install; ``postgres://`` (Heroku's spelling) is ``postgresql://``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode
 from kv_core import InvalidStoreURL, StoreURL, parse_bool
 
 from ._dialects import MySqlDict, PostgresSqlDict
+from ._engine import database_url_text
 from ._store import GenericSqlDict
 
 __all__ = ["DEFAULT_TABLE", "open_sql_url"]
@@ -91,11 +97,12 @@ def open_sql_url(url: str, **overrides: Any) -> GenericSqlDict:
     ``deserializer``, ``engine_kwargs``, ``prune_on_write``, ``snapshot_time``, ``table_name``.
     """
     parsed = StoreURL.parse(url)
+    url = database_url_text(url)
     base, own, driver = _split(url)
     aliases = {"prune_on_write": "prune", "snapshot_time": "snapshot", "table_name": "table"}
     given = {aliases.get(name, name): value for name, value in overrides.items()}
     options: dict[str, Any] = {**own, **given}
-    backend = parsed.scheme.split("+", 1)[0]
+    backend = StoreURL.parse(url).scheme.split("+", 1)[0]
     driver_options = _DRIVER_OPTIONS.get(backend, ())
     parsed.refuse_unknown({**options, **driver}, allowed=(*_OWN, *_KEYWORDS, *driver_options))
     database_url = f"{base}?{urlencode(driver)}" if driver else base
@@ -113,7 +120,7 @@ def open_sql_url(url: str, **overrides: Any) -> GenericSqlDict:
             raise InvalidStoreURL(msg) from None
     table = options.get("table", DEFAULT_TABLE)
     try:
-        return _store_class(parsed.scheme)(
+        return _store_class(backend)(
             database_url,
             table,
             key_length=key_length,

@@ -6,11 +6,15 @@ lets the suite run with no test code at all::
     pytest --kv-store 'sqlite:///tmp/kv.db?table=check'     # any URL open_store knows
     pytest --kv-factory mypackage.stores:make_store          # a callable making empty stores
 
-This module imports only pytest, so it costs nothing in projects that do not use the suite.
+Every project with kv-core installed loads this plugin, so until ``--kv-store`` or
+``--kv-factory`` is given it imports nothing beyond pytest and the standard library (and the
+stdlib-only ``kv_core`` package it lives in), prints nothing, and needs no Hypothesis; asked
+for without the suite's extra, it stops with a usage error saying what to install.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -23,6 +27,7 @@ MARKERS = {
 }
 
 _TARGET = Path(__file__).with_name("command_line.py")
+_NEEDS = ("hypothesis",)
 
 #: The configuration of the running session, read by the command-line target at collection.
 ACTIVE_CONFIG: list[pytest.Config] = []
@@ -48,6 +53,13 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     if config.getoption("kv_store", None) or config.getoption("kv_factory", None):
+        missing = [name for name in _NEEDS if importlib.util.find_spec(name) is None]
+        if missing:
+            msg = (
+                f"--kv-store and --kv-factory run the kv conformance suite, which needs "
+                f"{' and '.join(missing)}: pip install 'kv-core[conformance]'"
+            )
+            raise pytest.UsageError(msg)
         # Collect the suite itself instead of the paths given (or the configured testpaths).
         config.args[:] = [str(_TARGET)]
         ACTIVE_CONFIG[:] = [config]
@@ -60,17 +72,20 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _versions() -> str:
+    return f"kv conformance: kv-core {_version('kv-core')}, hypothesis {_version('hypothesis')}"
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    lines = [f"kv conformance: kv-core {_version('kv-core')}, hypothesis {_version('hypothesis')}"]
     url = config.getoption("kv_store", None)
     factory = config.getoption("kv_factory", None)
     if url:
         from ..urls import redact_url
 
-        lines.append(f"kv store under test: {redact_url(url)}")
-    elif factory:
-        lines.append(f"kv store under test: made by {factory}")
-    return lines
+        return [_versions(), f"kv store under test: {redact_url(url)}"]
+    if factory:
+        return [_versions(), f"kv store under test: made by {factory}"]
+    return []
 
 
 def pytest_report_collectionfinish(
@@ -82,4 +97,8 @@ def pytest_report_collectionfinish(
         caps = getattr(cls, "capabilities", None)
         if cls is not None and caps is not None and hasattr(cls, "store_factory"):
             seen.setdefault(cls.__qualname__, repr(caps))
-    return [f"kv store {name}: {caps}" for name, caps in seen.items()]
+    if not seen:
+        return []
+    asked = config.getoption("kv_store", None) or config.getoption("kv_factory", None)
+    versions = [] if asked else [_versions()]  # with the options, the header said it
+    return [*versions, *(f"kv store {name}: {caps}" for name, caps in seen.items())]
