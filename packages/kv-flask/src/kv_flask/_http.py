@@ -19,6 +19,7 @@ from ._errors import ApiError
 __all__ = [
     "authorized",
     "decode_cursor",
+    "decoded_path",
     "encode_cursor",
     "int_arg",
     "json_response",
@@ -41,6 +42,16 @@ def raw_path() -> str:
     if not raw.startswith("/"):
         raw = urlsplit(raw).path  # absolute-form target: http://host/path
     return raw.partition("?")[0]
+
+
+def decoded_path() -> str:
+    """``PATH_INFO`` decoded as UTF-8, every slash kept.
+
+    Werkzeug's ``request.path`` and its router drop leading slashes, so ``/%2Fabc`` (the
+    path ``//abc`` once decoded) would reach the view as the key ``abc``.
+    """
+    path = str(request.environ.get("PATH_INFO", ""))
+    return path.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
 
 
 def authorized(token: str) -> bool:
