@@ -10,7 +10,6 @@ import pytest
 
 from kv_flask import ServerThread
 
-
 JSON = {"Content-Type": "application/json"}
 
 
