@@ -196,6 +196,12 @@ class FlaskKvDict(Store):
         if status == 403 and _server_code(response) == "read_only":
             msg = f"{where}: the store is read-only"
             raise ReadOnlyError(msg)
+        if status == 403 and _server_code(response) == "host_not_allowed":
+            msg = (
+                f"{where}: the server does not answer to this host name "
+                "(start it with --allowed-host, or allowed_hosts=)"
+            )
+            raise PermissionError(msg)
         if status in {401, 403}:
             msg = f"{where}: HTTP {status}, the token is missing or wrong"
             raise PermissionError(msg)

@@ -10,7 +10,7 @@ import base64
 import hmac
 import json
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_to_bytes, urlsplit
 
 from flask import Response, request
 
@@ -45,13 +45,19 @@ def raw_path() -> str:
 
 
 def decoded_path() -> str:
-    """``PATH_INFO`` decoded as UTF-8, every slash kept.
+    """The request path as the client sent it, percent-decoded as UTF-8, every slash kept.
 
-    Werkzeug's ``request.path`` and its router drop leading slashes, so ``/%2Fabc`` (the
-    path ``//abc`` once decoded) would reach the view as the key ``abc``.
+    Waitress collapses the leading slashes of ``PATH_INFO`` and Werkzeug's router drops
+    them too, so ``/%2Fabc`` (the path ``//abc`` once decoded) would reach the view as the
+    key ``abc``; this is what the path really says.
     """
-    path = str(request.environ.get("PATH_INFO", ""))
-    return path.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
+    environ = request.environ
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if isinstance(raw, str):
+        data = unquote_to_bytes(raw_path().encode("latin-1", errors="replace"))
+    else:
+        data = str(environ.get("PATH_INFO", "")).encode("latin-1", errors="replace")
+    return data.decode("utf-8", errors="replace")
 
 
 def authorized(token: str) -> bool:

@@ -111,6 +111,9 @@ def make_server(
         stalled inside one) before the server closes it (waitress's ``channel_timeout``,
         120 s by default there).
     :raises ValueError: a limit is not positive, or an allowed host or origin is malformed.
+
+    The server's ``flask_app`` attribute is the Flask app; ``flask_app.blueprints["kv"]`` is
+    its :class:`~kv_flask.FlaskKv`, which takes hooks.
     """
     limit = max_content_length or DEFAULT_MAX_CONTENT_LENGTH
     connections = _default_connection_limit() if connection_limit is None else connection_limit
@@ -155,6 +158,7 @@ def make_server(
     )
     for state in app.extensions["kv"].values():
         state.bind(host, int(server.effective_port))
+    server.flask_app = app  # waitress wraps the app it serves; this is the app itself
     return server
 
 
@@ -223,6 +227,8 @@ class ServerThread:
         if prefix and not prefix.startswith("/"):
             prefix = "/" + prefix
         self.host = host
+        #: The Flask app served (``app.blueprints["kv"]`` takes hooks).
+        self.app = self._server.flask_app
         self.port: int = int(self._server.effective_port)
         self.url = f"http://{host}:{self.port}{prefix}"
 
