@@ -54,7 +54,7 @@ from ._state import KvState
 
 __all__ = ["API_ROUTES", "KEY_METHODS", "KeyConverter", "add_routes", "etag_of"]
 
-logger = logging.getLogger("kv_flask._server")
+logger = logging.getLogger("kv_flask.errors")
 
 KEY_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
 #: The API's own routes and their methods.
