@@ -129,6 +129,7 @@ class FlaskKv(Blueprint):
         KvState({}, prefix, self._options).check()
         self._locks = new_locks()
         self._states: weakref.WeakKeyDictionary[Flask, KvState] = weakref.WeakKeyDictionary()
+        self._environ_key = f"kv_flask.state.{id(self)}"
         self._before: list[Any] = []
         self._after: list[Any] = []
         self._teardown: list[Any] = []
@@ -174,19 +175,29 @@ class FlaskKv(Blueprint):
             raise TypeError(msg)
         prefix = _normal_prefix(options.get("url_prefix", self.url_prefix))
         locks = self._locks if store is self.store else new_locks()
-        state = KvState(store, prefix, self._options, locks)
+        state = KvState(store, prefix, self._options, locks, config=app.config)
         super().register(app, options)
         self._states[app] = state
         app.extensions.setdefault("kv", {})[options.get("name", self.name)] = state
 
     def state(self) -> KvState:
         """The :class:`KvState` of the current app."""
+        found = request.environ.get(self._environ_key)
+        if isinstance(found, KvState):
+            return found
         return self._states[current_app._get_current_object()]  # type: ignore[attr-defined]
 
     def _current(self) -> KvState | None:
+        """The current app's state if the request is under this API's prefix, else None."""
+        environ = request.environ
+        key = self._environ_key
+        if key in environ:
+            found: KvState | None = environ[key]
+            return found
         state = self._states.get(current_app._get_current_object())  # type: ignore[attr-defined]
-        if state is None or not state.covers(request.path):
-            return None
+        if state is not None and not state.covers(request.path):
+            state = None
+        environ[key] = state  # looked up once per request, by the guard
         return state
 
     # -- hooks users add ------------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
 
 _FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 _READ_CHUNK = 64 * 1024
+_DECODED = "kv_flask.decoded_path"
 
 
 def raw_path() -> str:
@@ -52,12 +53,16 @@ def decoded_path() -> str:
     key ``abc``; this is what the path really says.
     """
     environ = request.environ
+    known = environ.get(_DECODED)
+    if isinstance(known, str):
+        return known
     raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
     if isinstance(raw, str):
         data = unquote_to_bytes(raw_path().encode("latin-1", errors="replace"))
     else:
         data = str(environ.get("PATH_INFO", "")).encode("latin-1", errors="replace")
-    return data.decode("utf-8", errors="replace")
+    path = environ[_DECODED] = data.decode("utf-8", errors="replace")
+    return path
 
 
 def authorized(token: str) -> bool:

@@ -32,6 +32,18 @@ DEFAULT_LIST_LIMIT = 1000
 DEFAULT_CACHE_CONTROL = "no-store"
 
 LOCK_STRIPES = 64
+_CONFIG_KEYS = {
+    name: f"KV_{name.upper()}"
+    for name in (
+        "token",
+        "max_content_length",
+        "list_limit",
+        "allowed_hosts",
+        "allowed_origins",
+        "cache_control",
+        "log_keys",
+    )
+}
 
 
 def new_locks() -> tuple[threading.Lock, ...]:
@@ -56,6 +68,8 @@ class KvState:
     #: (:func:`~kv_flask.make_server` does); otherwise the WSGI ``SERVER_PORT`` is the port.
     bound_host: str | None = None
     bound_port: int | None = None
+    #: The app's config (read at request time); ``None``: the current app's.
+    config: Any = None
     _checked_token: str | None = field(default=None, repr=False)
     _refused: str | None = field(default=None, repr=False)
     _hosts: tuple[Any, HostRules] | None = field(default=None, repr=False)
@@ -97,9 +111,11 @@ class KvState:
 
     def option(self, name: str, default: Any) -> Any:
         """The option *name*: explicit, else ``app.config["KV_" + NAME]``, else *default*."""
-        if self.options.get(name) is not None:
-            return self.options[name]
-        return current_app.config.get(f"KV_{name.upper()}", default)
+        value = self.options.get(name)
+        if value is not None:
+            return value
+        config = self.config if self.config is not None else current_app.config
+        return config.get(_CONFIG_KEYS.get(name) or f"KV_{name.upper()}", default)
 
     @property
     def token(self) -> str | None:
