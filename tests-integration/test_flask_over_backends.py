@@ -14,7 +14,7 @@ import pytest
 import redis
 import sqlalchemy
 
-from kv_core import Capabilities, Store
+from kv_core import Capabilities, InvalidKeyError, Store
 from kv_core.conformance import StoreConformance, StoreFactory
 from kv_core.conformance.services import port_open, service_missing, unique_name
 from kv_flask import DEFAULT_MAX_CONTENT_LENGTH, FlaskKvDict, ServerThread
@@ -149,3 +149,30 @@ class TestFlaskOverRedis(_ServedConformance):
                     client.unlink(*keys[start : start + 500])
         finally:
             client.close()
+
+
+def test_openapi_over_sqlite_publishes_its_255_character_keys(tmp_path: Path) -> None:
+    """Served from a SqlDict, /openapi.json says keys hold 255 characters, as the store does."""
+    import http.client
+    import json
+
+    with (
+        GenericSqlDict(f"sqlite:///{tmp_path}/kv.db", unique_name("openapi")) as backend,
+        ServerThread(backend, threads=2) as server,
+    ):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/openapi.json")
+        document = json.loads(conn.getresponse().read())
+        conn.close()
+        with FlaskKvDict(server.url) as kv:
+            kv["k" * 255] = b"v"
+            with pytest.raises(InvalidKeyError):
+                kv["k" * 256] = b"v"
+    schema = document["paths"]["/{key}"]["parameters"][0]["schema"]
+    assert schema["maxLength"] == 255
+    assert (
+        document["paths"]["/_kv/set"]["post"]["requestBody"]["content"]["application/json"][
+            "schema"
+        ]["properties"]["items"]["propertyNames"]
+        == schema
+    )

@@ -115,3 +115,30 @@ def test_tokens_must_be_visible_ascii(store, token):
     if token:
         with pytest.raises(ValueError):
             FlaskKvDict("http://127.0.0.1:1", token=token)
+
+
+def test_client_reads_kv_token_from_the_environment(secured, store, monkeypatch):
+    """With no token given, the client sends the one in KV_TOKEN."""
+    monkeypatch.setenv("KV_TOKEN", TOKEN)
+    with FlaskKvDict(secured.url) as kv:
+        kv["k"] = b"v"
+        assert kv["k"] == b"v"
+    assert store._data == {"k": b"v"}
+
+
+def test_an_explicit_token_wins_over_the_environment(secured, monkeypatch):
+    """token= is used as given; token='' sends none even when KV_TOKEN is set."""
+    monkeypatch.setenv("KV_TOKEN", "not-the-token")
+    with FlaskKvDict(secured.url, token=TOKEN) as kv:
+        kv["k"] = b"v"
+    monkeypatch.setenv("KV_TOKEN", TOKEN)
+    with FlaskKvDict(secured.url, token="") as kv, pytest.raises(PermissionError):
+        kv["k"]
+
+
+def test_empty_kv_token_means_no_token(server, monkeypatch):
+    """An empty KV_TOKEN is no token, not an invalid one."""
+    monkeypatch.setenv("KV_TOKEN", "")
+    with FlaskKvDict(server.url) as kv:
+        kv["k"] = b"v"
+        assert kv["k"] == b"v"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, Response, request
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from kv_core import MemoryDict
@@ -156,3 +157,129 @@ def test_debug_is_off():
     app = construct_kv_app(MemoryDict())
     assert app.debug is False
     assert app.config["PROPAGATE_EXCEPTIONS"] is False
+
+
+# -- 7. the extension's shape: app factories, init_app, hooks --------------------------------
+
+
+def test_seed_call_returns_a_blueprint_that_takes_hooks(host_app):
+    """The seed's FlaskKv(app, store, url_prefix=...) gives a blueprint; hooks added after work."""
+    store = MemoryDict()
+    blueprint = FlaskKv(host_app, store, url_prefix="/kv")
+    seen: list[str] = []
+
+    @blueprint.before_request
+    def note() -> None:
+        seen.append("before")
+
+    @blueprint.after_request
+    def tag(response: Response) -> Response:
+        response.headers["X-Seen"] = "yes"
+        return response
+
+    @blueprint.teardown_request
+    def done(error: BaseException | None) -> None:
+        seen.append("teardown")
+
+    client = host_app.test_client()
+    answer = client.put("/kv/k", data=b"v")
+    assert answer.status_code == 204
+    assert answer.headers["X-Seen"] == "yes"
+    assert seen == ["before", "teardown"]
+    assert client.get("/hello").data == b"hello"
+    assert "X-Seen" not in client.get("/hello").headers
+    assert seen == ["before", "teardown"]
+
+
+def test_a_before_hook_can_refuse(host_app):
+    """A before_request hook that returns an answer stops the request: extra auth works."""
+    store = MemoryDict()
+    kv = FlaskKv(host_app, store, url_prefix="/kv")
+
+    @kv.before_request
+    def only_admins() -> Any:
+        if request.headers.get("X-Role") != "admin":
+            return {"error": "forbidden", "message": "admins only"}, 403
+        return None
+
+    client = host_app.test_client()
+    assert client.put("/kv/k", data=b"v").status_code == 403
+    assert client.get("/kv/missing/path").status_code == 403  # unknown paths too
+    assert "k" not in store
+    assert client.put("/kv/k", data=b"v", headers={"X-Role": "admin"}).status_code == 204
+    assert store["k"] == b"v"
+
+
+def test_app_factory_with_init_app():
+    """FlaskKv(store=...) then init_app(app) in a factory serves each app; state per app."""
+    store = MemoryDict()
+    kv = FlaskKv(store=store, url_prefix="/kv")
+    calls: list[str] = []
+
+    @kv.before_request
+    def count() -> None:
+        calls.append(request.path)
+
+    def create_app(token: str) -> Flask:
+        app = Flask("factory")
+        app.config["KV_TOKEN"] = token
+        kv.init_app(app)
+        return app
+
+    first, second = create_app("one"), create_app("two")
+    assert first.extensions["kv"]["kv"].store is store
+    assert first.extensions["kv"]["kv"] is not second.extensions["kv"]["kv"]
+    one = first.test_client()
+    two = second.test_client()
+    assert one.put("/kv/k", data=b"1", headers={"Authorization": "Bearer one"}).status_code == 204
+    assert two.get("/kv/k", headers={"Authorization": "Bearer one"}).status_code == 401
+    assert two.get("/kv/k", headers={"Authorization": "Bearer two"}).data == b"1"
+    assert calls == ["/kv/k", "/kv/k"]
+
+
+def test_init_app_with_a_store_and_prefix_of_its_own():
+    """init_app(app, store, url_prefix=...) serves another store under another prefix."""
+    kv = FlaskKv(store=MemoryDict())
+    app = Flask("other")
+    own = MemoryDict()
+    kv.init_app(app, own, url_prefix="/data")
+    assert app.test_client().put("/data/k", data=b"v").status_code == 204
+    assert own["k"] == b"v"
+    assert app.extensions["kv"]["kv"].url_prefix == "/data"
+
+
+def test_init_app_without_a_store_is_a_type_error():
+    """An extension with no store anywhere says what it needs."""
+    with pytest.raises(TypeError, match="store"):
+        FlaskKv().init_app(Flask("none"))
+
+
+def test_register_blueprint_works_like_init_app():
+    """app.register_blueprint(kv) is the same as kv.init_app(app)."""
+    store = MemoryDict()
+    kv = FlaskKv(store=store, url_prefix="/kv")
+    app = Flask("plain")
+    app.register_blueprint(kv)
+    assert app.test_client().put("/kv/k", data=b"v").status_code == 204
+    assert store["k"] == b"v"
+    assert app.extensions["kv"]["kv"].store is store
+
+
+def test_hooks_run_on_a_live_server(store):
+    """Hooks on the construct_kv_app extension run under waitress too."""
+    import requests
+
+    from kv_flask import ServerThread
+
+    with ServerThread(store, threads=2) as server:
+        kv = server.app.blueprints["kv"]
+
+        @kv.after_request
+        def stamp(response: Response) -> Response:
+            response.headers["X-Stamp"] = "1"
+            return response
+
+        with requests.Session() as http:
+            answer = http.put(f"{server.url}/k", data=b"v", timeout=5)
+    assert answer.headers["X-Stamp"] == "1"
+    assert store["k"] == b"v"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -241,3 +242,87 @@ def test_a_server_that_is_not_a_kv_server_is_store_unavailable(status_server):
             list(kv)
         with pytest.raises(StoreUnavailable):
             kv["k"]
+
+
+class _Trickler:
+    """A socket server that reads a request, then sends its answer one byte at a time.
+
+    It gives up after *give_up* seconds, so a client without a whole-call deadline fails
+    the test by waiting that long, not by hanging the run.
+    """
+
+    def __init__(
+        self, answer: bytes, *, at_once: bytes = b"", every: float = 0.5, give_up: float = 8.0
+    ) -> None:
+        self._at_once = at_once
+        self._answer = answer
+        self._every = every
+        self._give_up = give_up
+        self._stop = threading.Event()
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            received = b""
+            while b"\r\n\r\n" not in received:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                received += chunk
+            ends = time.monotonic() + self._give_up
+            if self._at_once:
+                conn.sendall(self._at_once)
+            for index in range(len(self._answer)):
+                if self._stop.wait(self._every) or time.monotonic() > ends:
+                    return
+                try:
+                    conn.sendall(self._answer[index : index + 1])
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 40\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("at_once", "timeout", "limit"),
+    [
+        (b"", (0.5, 1.5), 2.0),  # the status line and headers trickle
+        (_HEAD, (0.5, 1.5), 2.0),  # the headers come at once, the body trickles
+        (b"", 2.0, 2.0),  # a single number bounds the whole call too
+    ],
+    ids=["head", "body", "float"],
+)
+def test_a_trickling_server_is_store_unavailable_within_the_timeout(at_once, timeout, limit):
+    """A server sending a byte every half second, inside the read timeout, is cut off in time."""
+    slow = _Trickler(b"x" * 40 if at_once else _HEAD + b"x" * 40, at_once=at_once)
+    try:
+        with FlaskKvDict(slow.url, timeout=timeout) as kv:
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable) as info:
+                kv["k"]
+            took = time.monotonic() - started
+        assert isinstance(info.value.__cause__, requests.RequestException)
+        assert took < limit + 0.75, took
+    finally:
+        slow.close()

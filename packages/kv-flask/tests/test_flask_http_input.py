@@ -10,6 +10,8 @@ import pytest
 
 from kv_flask import ServerThread
 
+JSON = {"Content-Type": "application/json"}
+
 
 def _storage_calls(store: Any) -> list[str]:
     return list(store.calls)
@@ -68,7 +70,10 @@ def test_a_key_the_store_refuses_is_400_and_storage_is_untouched(recording_class
             assert status == 400
             assert raw.error(data)["error"] == "invalid_key"
         status, _, _ = raw.request(
-            "POST", "/_kv/set", body=json.dumps({"items": {"ok": "eA==", "nope": "eA=="}}).encode()
+            "POST",
+            "/_kv/set",
+            body=json.dumps({"items": {"ok": "eA==", "nope": "eA=="}}).encode(),
+            headers=JSON,
         )
         assert status == 400
     assert store.calls == []
@@ -89,8 +94,14 @@ def test_oversized_body_is_413_and_not_stored(store, raw_class):
         assert raw.error(data)["error"] == "too_large"
         assert raw.request("PUT", "/k", body=b"x" * 1000)[0] == 204
         batch = {"items": {"k": "eA==" * 400}}
-        assert raw.request("POST", "/_kv/set", body=json.dumps(batch).encode())[0] == 413
+        assert (
+            raw.request("POST", "/_kv/set", body=json.dumps(batch).encode(), headers=JSON)[0] == 413
+        )
     assert store._data == {"k": b"x" * 1000}
+
+
+def _host(port: int) -> bytes:
+    return f"Host: 127.0.0.1:{port}".encode()
 
 
 def _send_raw(port: int, payload: bytes, *, half_close: bool = True) -> bytes:
@@ -112,7 +123,7 @@ def _send_raw(port: int, payload: bytes, *, half_close: bool = True) -> bytes:
 
 def test_truncated_body_is_never_stored(server, raw, store):
     """A body cut short of its Content-Length (client gone) stores nothing, not a prefix."""
-    head = b"PUT /k HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+    head = b"PUT /k HTTP/1.1\r\n" + _host(server.port) + b"\r\nContent-Length: 100\r\n\r\n"
     _send_raw(server.port, head + b"y" * 50)
     assert raw.request("GET", "/k")[0] == 404
     assert "write" not in store.calls
@@ -122,7 +133,9 @@ def test_truncated_body_is_never_stored(server, raw, store):
 def test_chunked_upload_is_stored_whole(server, store):
     """A chunked upload is read to its end and stored whole."""
     payload = (
-        b"PUT /k HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"PUT /k HTTP/1.1\r\n"
+        + _host(server.port)
+        + b"\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
     )
     answer = _send_raw(server.port, payload, half_close=False)
@@ -133,7 +146,9 @@ def test_chunked_upload_is_stored_whole(server, store):
 def test_truncated_chunked_upload_is_never_stored(server, raw, store):
     """A chunked upload cut before its last chunk stores nothing."""
     payload = (
-        b"PUT /k HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n wo"
+        b"PUT /k HTTP/1.1\r\n"
+        + _host(server.port)
+        + b"\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n wo"
     )
     _send_raw(server.port, payload)
     assert raw.request("GET", "/k")[0] == 404
@@ -144,7 +159,9 @@ def test_chunked_upload_over_the_limit_is_413(store):
     """A chunked body that grows past the limit is refused, not truncated."""
     with ServerThread(store, threads=2, max_content_length=8) as server:
         payload = (
-            b"PUT /k HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+            b"PUT /k HTTP/1.1\r\n"
+            + _host(server.port)
+            + b"\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
             b"\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
         )
         answer = _send_raw(server.port, payload, half_close=False)
@@ -197,7 +214,7 @@ def test_wrong_method_on_an_api_route_is_405(raw, store):
 def test_bad_batch_bodies_are_400(raw, store, body):
     """Malformed batch requests are a JSON 400 and touch nothing."""
     for route in ("/_kv/get", "/_kv/delete"):
-        status, _, data = raw.request("POST", route, body=body)
+        status, _, data = raw.request("POST", route, body=body, headers=JSON)
         assert status == 400
         raw.error(data)
     assert store.calls == []
@@ -209,7 +226,8 @@ def test_bad_batch_bodies_are_400(raw, store, body):
 )
 def test_bad_batch_set_bodies_are_400(raw, store, items):
     """A batch write with a bad value or key writes nothing."""
-    status, _, data = raw.request("POST", "/_kv/set", body=json.dumps({"items": items}).encode())
+    body = json.dumps({"items": items}).encode()
+    status, _, data = raw.request("POST", "/_kv/set", body=body, headers=JSON)
     assert status == 400
     raw.error(data)
     assert store._data == {}
@@ -237,7 +255,9 @@ def test_unknown_route_outside_keys_is_json_404(raw):
 
 def test_huge_declared_length_is_refused_before_the_body_is_read(server, store):
     """A Content-Length far over the limit is refused at once; nothing waits for the body."""
-    head = b"PUT /k HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n"
+    head = (
+        b"PUT /k HTTP/1.1\r\n" + _host(server.port) + b"\r\nContent-Length: 1000000000000\r\n\r\n"
+    )
     answer = _send_raw(server.port, head + b"x" * 1000)
     assert answer.startswith(b"HTTP/1.1 413")
     assert store._data == {}

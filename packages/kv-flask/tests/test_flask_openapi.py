@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kv_flask import ServerThread, construct_kv_app, openapi_document
+from kv_flask import DEFAULT_MAX_CONTENT_LENGTH, ServerThread, construct_kv_app, openapi_document
 
 
 def _validate(document: dict[str, object]) -> None:
@@ -31,7 +31,7 @@ def test_served_document_is_the_valid_one(raw):
     assert status == 200
     assert headers["content-type"] == "application/json"
     document = json.loads(data)
-    assert document == openapi_document("")
+    assert document == openapi_document("", max_content_length=DEFAULT_MAX_CONTENT_LENGTH)
     _validate(document)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -35,6 +37,7 @@ __all__ = ["DEFAULT_URL", "cli", "main"]
 
 #: The store used when neither --url nor KV_URL names one: a SQLite file here (kv-sql).
 DEFAULT_URL = "sqlite:///kv.sqlite3"
+_LOG_HANDLER = "kv-serve"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -321,6 +324,42 @@ def cp(source: str, target: str, batch: int, overwrite: bool, skip_invalid: bool
         raise click.exceptions.Exit(EXIT_ERROR)
 
 
+def _print_server_logs(*, access_log: bool) -> None:
+    """Show the server's logs on standard error: the access log, errors, waitress's warnings."""
+    access = logging.getLogger("kv_flask.access")
+    access.propagate = False
+    access.setLevel(logging.INFO if access_log else logging.WARNING)
+    plain = logging.StreamHandler(sys.stderr)
+    plain.setFormatter(logging.Formatter("%(message)s"))
+    labelled = logging.StreamHandler(sys.stderr)
+    labelled.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for name, level, handler in (
+        ("kv_flask.access", access.level, plain),
+        ("kv_flask", logging.INFO, labelled),
+        ("waitress", logging.WARNING, labelled),
+    ):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        for old in [h for h in logger.handlers if h.get_name() == _LOG_HANDLER]:
+            logger.removeHandler(old)  # a second serve in one process (tests) replaces them
+        handler.set_name(_LOG_HANDLER)
+        logger.addHandler(handler)
+    # serve() says where it listens; this command says it itself, with the store's URL.
+    logging.getLogger("kv_flask.serve").setLevel(logging.WARNING)
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM stop the server as Ctrl-C does; returns the handler it replaced."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (an embedding test runner): leave it alone
+        return None
+
+
 @cli.command()
 @click.argument("url", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -344,21 +383,120 @@ def cp(source: str, target: str, batch: int, overwrite: bool, skip_invalid: bool
     type=click.IntRange(min=1),
     help="Requests served at once.",
 )
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    envvar="KV_ALLOWED_HOSTS",
+    metavar="NAME[:PORT]",
+    help="Another Host name to answer to, besides the bound address and localhost "
+    "(repeatable; also KV_ALLOWED_HOSTS, separated by spaces or commas).",
+)
+@click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    envvar="KV_ALLOWED_ORIGINS",
+    metavar="ORIGIN",
+    help="A web origin (https://app.example) trusted to write from a browser and given "
+    "CORS answers (repeatable; also KV_ALLOWED_ORIGINS).",
+)
+@click.option(
+    "--max-content-length",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Largest request body, in bytes.  [default: 16 MiB]",
+)
+@click.option(
+    "--connection-limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Most connections open at once, idle ones included.  [default: 1000]",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Seconds a silent connection is kept open.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Print one line per request on standard error.",
+)
+@click.option("--log-keys", is_flag=True, help="Show keys in the access log (default: <key>).")
 @_url_option
 @click.pass_context
 def serve(
-    ctx: click.Context, url: str | None, host: str, port: int, token: str | None, threads: int
+    ctx: click.Context,
+    url: str | None,
+    host: str,
+    port: int,
+    token: str | None,
+    threads: int,
+    allowed_hosts: tuple[str, ...],
+    allowed_origins: tuple[str, ...],
+    max_content_length: int | None,
+    connection_limit: int | None,
+    idle_timeout: int,
+    access_log: bool,
+    log_keys: bool,
 ) -> None:
-    """Serve the store at URL (default: --url) over HTTP with a production WSGI server."""
+    """Serve the store at URL (default: --url) over HTTP with a production WSGI server.
+
+    Says "serving ... on URL" once the port is bound, prints the access log on standard
+    error, and on Ctrl-C or SIGTERM stops, closes the store and exits 0.
+    """
     try:
         from kv_flask import serve as serve_store
     except ImportError as exc:
         msg = "kv serve needs kv-flask: pip install kv-flask"
         raise Exit(msg, EXIT_ERROR) from exc
     target = _url(ctx, url)
-    with _opened(target) as store:
-        click.echo(f"serving {redact_url(target)} on http://{host}:{port}/", err=True)
-        serve_store(store, host, port, token=token, threads=threads)
+    shown = redact_url(target)
+    bound = False
+
+    def ready(server_url: str) -> None:
+        nonlocal bound
+        bound = True
+        click.echo(f"serving {shown} on {server_url}", err=True)
+
+    _print_server_logs(access_log=access_log)
+    previous = _stop_on_sigterm()
+    try:
+        with _opened(target) as store:
+            try:
+                serve_store(
+                    store,
+                    host,
+                    port,
+                    ready=ready,
+                    token=token,
+                    threads=threads,
+                    allowed_hosts=allowed_hosts,
+                    allowed_origins=allowed_origins,
+                    max_content_length=max_content_length,
+                    connection_limit=connection_limit,
+                    idle_timeout=idle_timeout,
+                    log_keys=log_keys,
+                )
+            except ValueError as exc:
+                if bound:
+                    raise
+                raise click.UsageError(str(exc)) from exc
+            except OSError as exc:
+                if bound:
+                    raise
+                msg = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                raise Exit(msg, EXIT_ERROR) from exc
+    except KeyboardInterrupt:
+        pass  # before or after serving: waitress itself ends its loop on one, quietly
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    click.echo(f"stopped; {shown} closed", err=True)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

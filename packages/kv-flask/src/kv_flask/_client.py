@@ -25,14 +25,18 @@ from kv_core import (
 )
 from kv_core.codec import Deserializer, Serializer
 
+from ._deadline import DeadlineAdapter, deadline
 from ._errors import PreconditionFailed
 from ._etag import quoted_etag_of
 from ._keys import MAX_KEY_LENGTH, check_key, check_prefix, check_token, quote_key
 
-__all__ = ["DEFAULT_TIMEOUT", "FlaskKvDict"]
+__all__ = ["DEFAULT_TIMEOUT", "TOKEN_VARIABLE", "FlaskKvDict"]
 
 #: (connect, read) seconds: a slightly-over-3 s connect timeout lets one lost SYN be resent.
+#: A request takes at most their sum, whole.
 DEFAULT_TIMEOUT = (3.05, 30.0)
+#: The environment variable the client reads its token from when given none.
+TOKEN_VARIABLE = "KV_TOKEN"  # noqa: S105 - a variable name, not a token
 
 _KEYS_PER_BATCH = 1000
 # The server's body limit before /_kv/info has been asked (it is the server's default).
@@ -93,8 +97,13 @@ class FlaskKvDict(Store):
     its connection pool is). After a fork, the child opens a new session on first use.
 
     :param base_url: ``http(s)://host:port/prefix`` of the API.
-    :param token: Bearer token for a server started with one.
-    :param timeout: Seconds, or ``(connect, read)`` seconds, for every request.
+    :param token: Bearer token for a server started with one; ``None`` reads the
+        ``KV_TOKEN`` environment variable (unset or empty: no token); ``""`` sends none.
+    :param timeout: The most one request may take, whole: seconds, or ``(connect, read)``
+        seconds (connecting within *connect*, everything within *connect* + *read*). A
+        server that trickles its answer gets ``StoreUnavailable`` when the time is up, not
+        when it pauses. With your own *session*, its adapters do the I/O and requests'
+        meaning applies instead (each socket operation).
     :param session: A session to use instead of a new one (it is not closed by ``close()``).
     """
 
@@ -117,11 +126,14 @@ class FlaskKvDict(Store):
             msg = "base_url must not hold a query, a fragment or credentials (use token=)"
             raise ValueError(msg)
         self._base = base_url.rstrip("/")
+        if token is None:
+            token = os.environ.get(TOKEN_VARIABLE) or None
         self._token = token
         self._auth = _BearerAuth(check_token(token)) if token else None
         self._timeout = timeout
+        self._call_limit = _whole_call(timeout)
         self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
+        self._session = session if session is not None else _new_session()
         self._pid = os.getpid()
         self._info: dict[str, Any] | None = None
         self._key_rules: tuple[frozenset[str], int | None] | None = None
@@ -136,12 +148,12 @@ class FlaskKvDict(Store):
 
     def __reduce__(self) -> Any:
         # Pickled as "connect to the same server again": a session cannot be pickled.
-        return (_reopen, (self._base, self._token, self._timeout))
+        return (_reopen, (self._base, self._token or "", self._timeout))
 
     def _http(self) -> requests.Session:
         if os.getpid() != self._pid and self._owns_session:
             # A forked child must not share the parent's pooled sockets.
-            self._session = requests.Session()
+            self._session = _new_session()
             self._pid = os.getpid()
         return self._session
 
@@ -151,14 +163,15 @@ class FlaskKvDict(Store):
             raise StoreUnavailable(msg)
         url = f"{self._base}/{path}"
         try:
-            response = self._http().request(
-                method,
-                url,
-                auth=self._auth,
-                timeout=self._timeout,
-                allow_redirects=False,
-                **kwargs,
-            )
+            with deadline(self._call_limit):
+                response = self._http().request(
+                    method,
+                    url,
+                    auth=self._auth,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                    **kwargs,
+                )
         except requests.RequestException as exc:
             msg = f"{method} request to {self._base} failed: {type(exc).__name__}"
             raise StoreUnavailable(msg) from exc
@@ -183,6 +196,12 @@ class FlaskKvDict(Store):
         if status == 403 and _server_code(response) == "read_only":
             msg = f"{where}: the store is read-only"
             raise ReadOnlyError(msg)
+        if status == 403 and _server_code(response) == "host_not_allowed":
+            msg = (
+                f"{where}: the server does not answer to this host name "
+                "(start it with --allowed-host, or allowed_hosts=)"
+            )
+            raise PermissionError(msg)
         if status in {401, 403}:
             msg = f"{where}: HTTP {status}, the token is missing or wrong"
             raise PermissionError(msg)
@@ -418,6 +437,22 @@ class FlaskKvDict(Store):
 def _etag(response: requests.Response) -> str:
     """The ``ETag`` of a GET answer; computed from the body, as the server does, if absent."""
     return response.headers.get("ETag") or quoted_etag_of(response.content)
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    adapter = DeadlineAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _whole_call(timeout: float | tuple[float, float]) -> float:
+    """The most one request may take, in seconds, from the client's *timeout*."""
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return float(connect) + float(read)
+    return float(timeout)
 
 
 def _reopen(base_url: str, token: str | None, timeout: Any) -> FlaskKvDict:

@@ -10,7 +10,7 @@ import base64
 import hmac
 import json
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_to_bytes, urlsplit
 
 from flask import Response, request
 
@@ -19,6 +19,7 @@ from ._errors import ApiError
 __all__ = [
     "authorized",
     "decode_cursor",
+    "decoded_path",
     "encode_cursor",
     "int_arg",
     "json_response",
@@ -30,6 +31,7 @@ __all__ = [
 
 _FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 _READ_CHUNK = 64 * 1024
+_DECODED = "kv_flask.decoded_path"
 
 
 def raw_path() -> str:
@@ -41,6 +43,26 @@ def raw_path() -> str:
     if not raw.startswith("/"):
         raw = urlsplit(raw).path  # absolute-form target: http://host/path
     return raw.partition("?")[0]
+
+
+def decoded_path() -> str:
+    """The request path as the client sent it, percent-decoded as UTF-8, every slash kept.
+
+    Waitress collapses the leading slashes of ``PATH_INFO`` and Werkzeug's router drops
+    them too, so ``/%2Fabc`` (the path ``//abc`` once decoded) would reach the view as the
+    key ``abc``; this is what the path really says.
+    """
+    environ = request.environ
+    known = environ.get(_DECODED)
+    if isinstance(known, str):
+        return known
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if isinstance(raw, str):
+        data = unquote_to_bytes(raw_path().encode("latin-1", errors="replace"))
+    else:
+        data = str(environ.get("PATH_INFO", "")).encode("latin-1", errors="replace")
+    path = environ[_DECODED] = data.decode("utf-8", errors="replace")
+    return path
 
 
 def authorized(token: str) -> bool:

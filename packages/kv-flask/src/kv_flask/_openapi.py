@@ -1,4 +1,8 @@
-"""The OpenAPI 3.1 document the server publishes at ``/openapi.json``."""
+"""The OpenAPI 3.1 document the server publishes at ``/openapi.json``.
+
+The key schema is the served store's: its longest key (255 characters on SQL by default,
+never over the API's 4096) and the characters its ``validate_key`` refuses.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,35 @@ from typing import Any
 from .__about__ import __version__
 from ._keys import MAX_KEY_LENGTH
 
-__all__ = ["KEY_PATTERN", "openapi_document"]
+__all__ = ["KEY_PATTERN", "key_pattern", "openapi_document"]
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
-# The key rules of kv_flask._keys as an ECMA-262 pattern: non-empty segments that are not
-# "." or "..", without NUL or U+FFFD, not starting with a reserved segment.
-_SEGMENT = r"(?!\.\.?(?:/|$))[^/\u0000\uFFFD]+"
-KEY_PATTERN = rf"^(?!(?:_kv|openapi\.json)(?:/|$)){_SEGMENT}(?:/{_SEGMENT})*$"
-_KEY = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": KEY_PATTERN}
-_KEY_LIST = {
-    "type": "object",
-    "required": ["keys"],
-    "properties": {"keys": {"type": "array", "items": _KEY}},
-}
 _BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+
+
+def key_pattern(refused_characters: str = "") -> str:
+    """The key rules of :mod:`kv_flask._keys` (and *refused_characters*) as an ECMA-262 pattern.
+
+    Non-empty segments that are not ``.`` or ``..``, without NUL, U+FFFD or a refused
+    character, not starting with a reserved segment.
+    """
+    extra = "".join(f"\\u{ord(char):04X}" for char in refused_characters if char != "/")
+    segment = rf"(?!\.\.?(?:/|$))[^/\u0000\uFFFD{extra}]+"
+    return rf"^(?!(?:_kv|openapi\.json)(?:/|$)){segment}(?:/{segment})*$"
+
+
+#: The key pattern of a store that refuses no character of its own.
+KEY_PATTERN = key_pattern()
+
+
+def _key_schema(max_key_length: int, refused_characters: str) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": max_key_length,
+        "pattern": key_pattern(refused_characters),
+    }
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -32,7 +50,7 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def _key_operations() -> dict[str, Any]:
+def _key_operations(key_schema: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     key = {
         "name": "key",
         "in": "path",
@@ -42,7 +60,7 @@ def _key_operations() -> dict[str, Any]:
             "and '..' segments, NUL, U+FFFD and the first segments '_kv' and 'openapi.json' "
             "are refused."
         ),
-        "schema": _KEY,
+        "schema": key_schema,
     }
     etag_header = {"ETag": {"description": "Strong tag of the value", "schema": {"type": "string"}}}
     conditions = [
@@ -69,7 +87,7 @@ def _key_operations() -> dict[str, Any]:
                 "content": {"application/octet-stream": {"schema": _BINARY}},
             },
             "304": {"description": "The value has the tag given in If-None-Match"},
-            **_errors(400, 401, 404, 503),
+            **_errors(400, 401, 403, 404, 503),
         },
     }
     write = {
@@ -77,7 +95,7 @@ def _key_operations() -> dict[str, Any]:
         "parameters": conditions,
         "requestBody": {
             "required": False,
-            "content": {"application/octet-stream": {"schema": _BINARY}},
+            "content": {"application/octet-stream": {"schema": body}},
         },
         "responses": {
             "204": {"description": "Stored", "headers": etag_header},
@@ -105,6 +123,7 @@ def _key_operations() -> dict[str, Any]:
                 "404": {"description": "Missing"},
                 "400": {"description": "Invalid key"},
                 "401": {"description": "Token missing or wrong"},
+                "403": {"description": "The Host is not one this server answers to"},
                 "503": {"description": "The store is unavailable"},
             },
         },
@@ -114,28 +133,36 @@ def _key_operations() -> dict[str, Any]:
             "summary": "Delete a key",
             "operationId": "deleteValue",
             "parameters": conditions[:1],
-            "responses": {"204": {"description": "Deleted"}, **_errors(400, 401, 404, 412, 503)},
+            "responses": {
+                "204": {"description": "Deleted"},
+                **_errors(400, 401, 403, 404, 412, 503),
+            },
         },
     }
 
 
-def _batch_operations() -> dict[str, Any]:
+def _batch_operations(key_schema: dict[str, Any]) -> dict[str, Any]:
     values = {
         "type": "object",
-        "propertyNames": _KEY,
+        "propertyNames": key_schema,
         "additionalProperties": {
             "type": "string",
             "contentEncoding": "base64",
             "pattern": _BASE64,
         },
     }
-    done = {"204": {"description": "Done"}, **_errors(400, 401, 413, 415, 503)}
+    key_list = {
+        "type": "object",
+        "required": ["keys"],
+        "properties": {"keys": {"type": "array", "items": key_schema}},
+    }
+    done = {"204": {"description": "Done"}, **_errors(400, 401, 403, 413, 415, 503)}
     return {
         "/_kv/get": {
             "post": {
                 "summary": "Read many values in one request",
                 "operationId": "getMany",
-                "requestBody": _json_body(_KEY_LIST),
+                "requestBody": _json_body(key_list),
                 "responses": {
                     "200": {
                         "description": "The values of the keys that exist, base64-encoded",
@@ -149,7 +176,7 @@ def _batch_operations() -> dict[str, Any]:
                             }
                         },
                     },
-                    **_errors(400, 401, 413, 415, 503),
+                    **_errors(400, 401, 403, 413, 415, 503),
                 },
             }
         },
@@ -167,7 +194,7 @@ def _batch_operations() -> dict[str, Any]:
             "post": {
                 "summary": "Delete many keys in one request; missing keys are ignored",
                 "operationId": "deleteMany",
-                "requestBody": _json_body(_KEY_LIST),
+                "requestBody": _json_body(key_list),
                 "responses": done,
             }
         },
@@ -175,7 +202,7 @@ def _batch_operations() -> dict[str, Any]:
             "post": {
                 "summary": "Delete every key",
                 "operationId": "clear",
-                "responses": {"204": {"description": "Done"}, **_errors(401, 503)},
+                "responses": {"204": {"description": "Done"}, **_errors(401, 403, 415, 503)},
             }
         },
         "/_kv/count": {
@@ -194,7 +221,7 @@ def _batch_operations() -> dict[str, Any]:
                             }
                         },
                     },
-                    **_errors(401, 503),
+                    **_errors(401, 403, 503),
                 },
             }
         },
@@ -207,18 +234,34 @@ def _batch_operations() -> dict[str, Any]:
                         "description": "Limits and capabilities",
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     },
-                    **_errors(401),
+                    **_errors(401, 403),
                 },
             }
         },
     }
 
 
-def openapi_document(url_prefix: str = "", *, auth: bool = False) -> dict[str, Any]:
+def openapi_document(
+    url_prefix: str = "",
+    *,
+    auth: bool = False,
+    max_key_length: int = MAX_KEY_LENGTH,
+    refused_characters: str = "",
+    max_content_length: int | None = None,
+) -> dict[str, Any]:
     """The OpenAPI 3.1 description of the API mounted at *url_prefix*.
 
+    The server publishes it with its own store's limits.
+
     :param auth: Whether the server requires a bearer token (adds the security scheme).
+    :param max_key_length: The longest key the served store holds (at most 4096).
+    :param refused_characters: Characters the served store refuses in keys.
+    :param max_content_length: The largest request body the server accepts, in bytes.
     """
+    key_schema = _key_schema(min(max_key_length, MAX_KEY_LENGTH), refused_characters)
+    body: dict[str, Any] = dict(_BINARY)
+    if max_content_length is not None:
+        body["maxLength"] = max_content_length
     listing = {
         "summary": "List keys in sorted order, one page at a time",
         "description": (
@@ -269,7 +312,7 @@ def openapi_document(url_prefix: str = "", *, auth: bool = False) -> dict[str, A
                     }
                 },
             },
-            **_errors(400, 401, 503),
+            **_errors(400, 401, 403, 503),
         },
     }
     document: dict[str, Any] = {
@@ -282,8 +325,8 @@ def openapi_document(url_prefix: str = "", *, auth: bool = False) -> dict[str, A
         "servers": [{"url": url_prefix or "/"}],
         "paths": {
             "/": {"get": listing},
-            "/{key}": _key_operations(),
-            **_batch_operations(),
+            "/{key}": _key_operations(key_schema, body),
+            **_batch_operations(key_schema),
             "/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -293,7 +336,7 @@ def openapi_document(url_prefix: str = "", *, auth: bool = False) -> dict[str, A
                             "description": "The OpenAPI document",
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
-                        **_errors(401),
+                        **_errors(401, 403),
                     },
                 }
             },

@@ -1,0 +1,97 @@
+"""What the server sends besides values: JSON errors, security headers and CORS answers."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from ._errors import ApiError, error_code, error_message
+from ._hosts import OriginRules
+
+__all__ = [
+    "CORS_METHODS",
+    "SECURITY_HEADERS",
+    "add_cors_headers",
+    "api_error_response",
+    "error_response",
+    "harden",
+    "http_exception_response",
+    "preflight_response",
+]
+
+#: Sent on every answer of the API: an API answer is never a page, a frame or a script.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    # Other origins cannot embed an answer (<img>, <script>) to read it through a side channel.
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+_HARDENING = (*SECURITY_HEADERS.items(), ("Cache-Control", "no-store"))
+CORS_METHODS = "GET, HEAD, PUT, POST, DELETE"
+_CORS_REQUEST_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match"
+_CORS_MAX_AGE = "600"
+
+
+def error_response(status: int, code: str | None = None, message: str | None = None) -> Response:
+    """The API's JSON error: ``{"error": code, "message": message}``, never cached."""
+    body = {"error": code or error_code(status), "message": message or error_message(status)}
+    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="kv"'
+    return response
+
+
+def http_exception_response(exc: HTTPException) -> Response:
+    """A Werkzeug HTTP error (404, 405 ...) as the API's JSON error."""
+    status = exc.code or 500
+    response = error_response(status)
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def api_error_response(exc: ApiError) -> Response:
+    """An :class:`ApiError` as the API's JSON error."""
+    return error_response(exc.status, exc.code, exc.message)
+
+
+def harden(response: Response) -> None:
+    """Add the security headers, and ``Cache-Control: no-store`` where nothing else is set."""
+    headers = response.headers
+    # Not Headers.setdefault: it finds a header missing by raising and catching KeyError,
+    # six times per answer.
+    present = {name.lower() for name in headers.keys()}  # noqa: SIM118 - Headers, not a dict
+    for name, value in _HARDENING:
+        if name.lower() not in present:
+            headers.add(name, value)
+
+
+def preflight_response(origins: OriginRules) -> Response | None:
+    """The answer to a CORS preflight from a trusted origin; ``None`` for any other request."""
+    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+        return None
+    if not origins.trusts(request.headers.get("Origin")):
+        return None
+    response = Response(status=204)
+    add_cors_headers(response, origins)
+    response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+    response.headers["Access-Control-Allow-Headers"] = _CORS_REQUEST_HEADERS
+    response.headers["Access-Control-Max-Age"] = _CORS_MAX_AGE
+    return response
+
+
+def add_cors_headers(response: Response, origins: OriginRules) -> None:
+    """Let a trusted origin read *response* (``Access-Control-Allow-Origin``); else nothing."""
+    if not origins.configured:
+        return
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin")
+    if not origins.trusts(origin):
+        return
+    response.headers["Access-Control-Allow-Origin"] = "*" if origins.any_origin else str(origin)
+    response.headers["Access-Control-Expose-Headers"] = "ETag"

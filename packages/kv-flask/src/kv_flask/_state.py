@@ -1,0 +1,198 @@
+"""What one mounted API keeps per app: its store, its options and its locks."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, MutableMapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+
+from kv_core import InvalidKeyError
+
+from ._hosts import HostRules, OriginRules, parse_list
+from ._keys import MAX_KEY_LENGTH, check_token
+
+__all__ = [
+    "DEFAULT_CACHE_CONTROL",
+    "DEFAULT_LIST_LIMIT",
+    "DEFAULT_MAX_CONTENT_LENGTH",
+    "LOCK_STRIPES",
+    "KvState",
+    "new_locks",
+]
+
+#: The largest request body accepted unless configured otherwise (16 MiB).
+DEFAULT_MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+#: The most keys one listing page returns unless configured otherwise.
+DEFAULT_LIST_LIMIT = 1000
+#: The ``Cache-Control`` of value answers unless configured otherwise.
+DEFAULT_CACHE_CONTROL = "no-store"
+
+LOCK_STRIPES = 64
+_CONFIG_KEYS = {
+    name: f"KV_{name.upper()}"
+    for name in (
+        "token",
+        "max_content_length",
+        "list_limit",
+        "allowed_hosts",
+        "allowed_origins",
+        "cache_control",
+        "log_keys",
+    )
+}
+
+
+def new_locks() -> tuple[threading.Lock, ...]:
+    """The lock stripes that make compare-and-swap atomic for one store."""
+    return tuple(threading.Lock() for _ in range(LOCK_STRIPES))
+
+
+@dataclass
+class KvState:
+    """What one :class:`~kv_flask.FlaskKv` keeps in ``app.extensions["kv"][name]``.
+
+    :param store: The store served (a kv store or any ``MutableMapping``).
+    :param url_prefix: Where the API is mounted (``""`` for the root).
+    :param options: Explicit options; unset ones are read from ``app.config`` (``KV_*``).
+    """
+
+    store: MutableMapping[str, Any]
+    url_prefix: str
+    options: dict[str, Any] = field(default_factory=dict)
+    locks: tuple[threading.Lock, ...] = field(default_factory=new_locks)
+    #: The address and port of the server this app runs on, when the server said so
+    #: (:func:`~kv_flask.make_server` does); otherwise the WSGI ``SERVER_PORT`` is the port.
+    bound_host: str | None = None
+    bound_port: int | None = None
+    #: The app's config (read at request time); ``None``: the current app's.
+    config: Any = None
+    _checked_token: str | None = field(default=None, repr=False)
+    _refused: str | None = field(default=None, repr=False)
+    _hosts: tuple[Any, HostRules] | None = field(default=None, repr=False)
+    _origins: tuple[Any, OriginRules] | None = field(default=None, repr=False)
+
+    def bind(self, host: str, port: int) -> None:
+        """Record the address the server listens on: the default allowed ``Host``."""
+        self.bound_host = host
+        self.bound_port = port
+        self._hosts = None
+
+    def refused_characters(self) -> str:
+        """The ASCII characters the store's own ``validate_key`` refuses inside a key.
+
+        Asked once, without touching storage, so clients can refuse such keys before sending
+        them (FileSystemDict refuses ``\\``, for instance).
+        """
+        if self._refused is None:
+            validate = getattr(self.store, "validate_key", None)
+            refused = []
+            for code in range(1, 128):
+                char = chr(code)
+                if validate is None or char == "/":
+                    continue
+                try:
+                    validate(f"k{char}k")
+                except (InvalidKeyError, TypeError):
+                    refused.append(char)
+            self._refused = "".join(refused)
+        return self._refused
+
+    def max_key_length(self) -> int:
+        """The longest key this API accepts: the API's limit or the store's, if smaller."""
+        capabilities = getattr(self.store, "capabilities", None)
+        store_limit = getattr(capabilities, "max_key_length", None)
+        if isinstance(store_limit, int) and 0 < store_limit < MAX_KEY_LENGTH:
+            return store_limit
+        return MAX_KEY_LENGTH
+
+    def option(self, name: str, default: Any) -> Any:
+        """The option *name*: explicit, else ``app.config["KV_" + NAME]``, else *default*."""
+        value = self.options.get(name)
+        if value is not None:
+            return value
+        config = self.config if self.config is not None else current_app.config
+        return config.get(_CONFIG_KEYS.get(name) or f"KV_{name.upper()}", default)
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token every request must carry, or ``None`` for no auth."""
+        token = self.option("token", None)
+        if not token:
+            return None
+        token = str(token)
+        if token != self._checked_token:
+            self._checked_token = check_token(token)
+        return token
+
+    @property
+    def max_content_length(self) -> int:
+        """The largest request body accepted, in bytes."""
+        limit = int(self.option("max_content_length", DEFAULT_MAX_CONTENT_LENGTH))
+        if limit <= 0:
+            msg = "KV_MAX_CONTENT_LENGTH must be a positive number of bytes"
+            raise ValueError(msg)
+        return limit
+
+    @property
+    def list_limit(self) -> int:
+        """The most keys a listing page may hold."""
+        return max(1, int(self.option("list_limit", DEFAULT_LIST_LIMIT)))
+
+    @property
+    def cache_control(self) -> str:
+        """The ``Cache-Control`` header of value answers (GET and HEAD of a key)."""
+        return str(self.option("cache_control", DEFAULT_CACHE_CONTROL))
+
+    @property
+    def log_keys(self) -> bool:
+        """Whether the access and error logs show keys (otherwise ``<key>``)."""
+        return bool(self.option("log_keys", False))
+
+    @property
+    def hosts(self) -> HostRules:
+        """The ``Host`` headers answered: loopback, the bound address, ``allowed_hosts``."""
+        raw = self.option("allowed_hosts", None)
+        cached = self._hosts
+        if cached is None or cached[0] != raw:
+            rules = HostRules.build(parse_list(raw), self.bound_host)
+            cached = self._hosts = (raw, rules)
+        return cached[1]
+
+    @property
+    def origins(self) -> OriginRules:
+        """The origins trusted from a browser (``allowed_origins``): writes and CORS."""
+        raw = self.option("allowed_origins", None)
+        cached = self._origins
+        if cached is None or cached[0] != raw:
+            rules = OriginRules.build(parse_list(raw))
+            cached = self._origins = (raw, rules)
+        return cached[1]
+
+    def check(self) -> None:
+        """Raise ``ValueError`` now for an option that would fail every request."""
+        if self.options.get("token") is not None:
+            check_token(str(self.options["token"]))
+        HostRules.build(parse_list(self.options.get("allowed_hosts")))
+        OriginRules.build(parse_list(self.options.get("allowed_origins")))
+        limit = self.options.get("max_content_length")
+        if limit is not None and int(limit) <= 0:
+            msg = "max_content_length must be a positive number of bytes"
+            raise ValueError(msg)
+
+    def covers(self, path: str) -> bool:
+        """Whether the request *path* is under this API's prefix."""
+        prefix = self.url_prefix
+        return not prefix or path == prefix or path.startswith(prefix + "/")
+
+    @contextmanager
+    def locked(self, keys: list[str]) -> Iterator[None]:
+        """Hold the lock stripes of *keys*, taken in a fixed order so two calls never deadlock."""
+        stripes = sorted({hash(key) % LOCK_STRIPES for key in keys})
+        with ExitStack() as stack:
+            for index in stripes:
+                stack.enter_context(self.locks[index])
+            yield
