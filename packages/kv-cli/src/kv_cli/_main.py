@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -348,10 +349,14 @@ def _print_server_logs(*, access_log: bool) -> None:
     logging.getLogger("kv_flask.serve").setLevel(logging.WARNING)
 
 
-def _stop_on_sigterm() -> Any:
-    """Make SIGTERM stop the server as Ctrl-C does; returns the handler it replaced."""
+def _stop_on_sigterm(terminated: list[bool]) -> Any:
+    """Make SIGTERM stop the server as Ctrl-C does, noting it in *terminated*.
+
+    Returns the handler it replaced.
+    """
 
     def stop(signum: int, frame: Any) -> None:
+        terminated.append(True)
         raise KeyboardInterrupt
 
     try:
@@ -447,7 +452,8 @@ def serve(
     """Serve the store at URL (default: --url) over HTTP with a production WSGI server.
 
     Says "serving ... on URL" once the port is bound, prints the access log on standard
-    error, and on Ctrl-C or SIGTERM stops, closes the store and exits 0.
+    error, and on Ctrl-C or SIGTERM stops and closes the store (exit 130 after Ctrl-C, 0 after
+    SIGTERM).
     """
     try:
         from kv_flask import serve as serve_store
@@ -464,7 +470,8 @@ def serve(
         click.echo(f"serving {shown} on {server_url}", err=True)
 
     _print_server_logs(access_log=access_log)
-    previous = _stop_on_sigterm()
+    terminated: list[bool] = []
+    previous = _stop_on_sigterm(terminated)
     try:
         with _opened(target) as store:
             try:
@@ -489,7 +496,10 @@ def serve(
             except OSError as exc:
                 if bound:
                     raise
-                msg = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                reason = exc.strerror or str(exc)
+                if exc.errno == errno.EADDRINUSE:
+                    reason = "the address is already in use: choose another with --port"
+                msg = f"cannot listen on {host}:{port}: {reason}"
                 raise Exit(msg, EXIT_ERROR) from exc
     except KeyboardInterrupt:
         pass  # before or after serving: waitress itself ends its loop on one, quietly
@@ -497,6 +507,9 @@ def serve(
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     click.echo(f"stopped; {shown} closed", err=True)
+    if not terminated:
+        # Ctrl-C, which waitress turns into a quiet return: exit as an interrupted command.
+        ctx.exit(EXIT_INTERRUPTED)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
