@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import errno
-
 import click
 
 from kv_core import (
@@ -71,7 +69,4 @@ def exit_for(exc: BaseException) -> Exit:
         return Exit(str(exc), EXIT_USAGE)
     if isinstance(exc, ValueTooLargeError):
         return Exit(f"value refused: {exc}", EXIT_USAGE)
-    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
-        msg = f"the address is already in use ({exc.strerror}): choose another with --port"
-        return Exit(msg, EXIT_ERROR)
     return Exit(f"{type(exc).__name__}: {exc}", EXIT_ERROR)
