@@ -9,6 +9,7 @@ from .codec import to_bytes as to_bytes
 from .errors import InvalidKeyError as InvalidKeyError
 from .errors import KeyConflictError as KeyConflictError
 from .errors import KVError as KVError
+from .errors import OutOfSpaceError as OutOfSpaceError
 from .errors import ReadOnlyError as ReadOnlyError
 from .errors import StoreUnavailable as StoreUnavailable
 from .errors import UnknownStoreError as UnknownStoreError
@@ -32,6 +33,7 @@ __all__ = [
     "KVError",
     "KeyConflictError",
     "MemoryDict",
+    "OutOfSpaceError",
     "RandomChoiceDict",
     "ReadOnlyDict",
     "ReadOnlyError",
