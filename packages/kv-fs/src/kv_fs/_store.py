@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from kv_core import Capabilities, InvalidKeyError, KeyConflictError, Store
+from kv_core import Capabilities, InvalidKeyError, KeyConflictError, OutOfSpaceError, Store
 from kv_core.codec import Deserializer, Serializer
 
 from ._beneath import open_beneath
@@ -47,6 +47,8 @@ _SCRATCH_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | _CLOEXEC
 # How often a write walks its directories again after a concurrent delete pruned one of them.
 _RETRIES = 64
 _DEFAULT_NAME_MAX = 255
+# The file system has no room: no blocks or inodes left (ENOSPC), or the user's quota is used.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class _Pid:
@@ -401,6 +403,16 @@ class FileSystemDict(Store):
                 raise
 
     def _write(self, key: str, value: bytes) -> None:
+        try:
+            self._replace(key, value)
+        except OSError as exc:
+            if exc.errno not in _FULL or isinstance(exc, OutOfSpaceError):
+                raise
+            msg = f"no space left to store {key!r} in {self._storage}: {exc.strerror}"
+            raise OutOfSpaceError(msg, exc.filename) from exc
+
+    def _replace(self, key: str, value: bytes) -> None:
+        """Write *value* to a scratch file and rename it into place as *key*."""
         dirs = key.split("/")
         name = dirs.pop()
         tmp: str | None = None
