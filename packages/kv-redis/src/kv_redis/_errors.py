@@ -8,6 +8,7 @@
       CLUSTERDOWN, MASTERDOWN, TRYAGAIN, uncovered slot,
       no reachable cluster node
     READONLY on a write (a replica)                   kv_core.ReadOnlyError
+    OOM (over maxmemory, nothing to evict)            kv_core.OutOfSpaceError
     GETEX refused (old server, read-only replica)     kv_redis.SlidingExpiryUnsupported
     "invalid bulk length" (over proto-max-bulk-len)   kv_core.ValueTooLargeError
     anything else                                     passed through unchanged
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from redis import exceptions as rx
 
-from kv_core import KVError, ReadOnlyError, StoreUnavailable, ValueTooLargeError
+from kv_core import KVError, OutOfSpaceError, ReadOnlyError, StoreUnavailable, ValueTooLargeError
 
 __all__ = ["DRIVER_ERRORS", "SlidingExpiryUnsupported", "translate"]
 
@@ -47,6 +48,11 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+_OUT_OF_MEMORY: tuple[type[BaseException], ...] = tuple(
+    error for error in (getattr(rx, "OutOfMemoryError", None),) if error is not None
+)
+
+
 def translate(exc: BaseException, command: str, target: str) -> BaseException:
     """The kv error to raise for *exc*, raised by *command*; *exc* itself if it has none.
 
@@ -61,6 +67,10 @@ def translate(exc: BaseException, command: str, target: str) -> BaseException:
     if isinstance(exc, rx.ResponseError):
         text = str(exc)
         upper = text.upper()
+        # redis-py drops the "OOM" error code from the text (and has a class for it since 4.x).
+        if isinstance(exc, _OUT_OF_MEMORY) or "USED MEMORY > 'MAXMEMORY'" in upper:
+            msg = f"Redis at {target} is out of memory (maxmemory) for {command}: {text}"
+            return OutOfSpaceError(msg)
         if "IS BUSY" in upper:
             msg = f"Redis at {target} is busy running a script ({command}): {text}"
             return StoreUnavailable(msg)
