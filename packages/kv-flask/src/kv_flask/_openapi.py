@@ -81,7 +81,7 @@ def _key_operations() -> dict[str, Any]:
         },
         "responses": {
             "204": {"description": "Stored", "headers": etag_header},
-            **_errors(400, 401, 403, 409, 411, 412, 413, 415, 503),
+            **_errors(400, 401, 403, 409, 411, 412, 413, 415, 503, 507),
         },
     }
     return {
@@ -114,7 +114,10 @@ def _key_operations() -> dict[str, Any]:
             "summary": "Delete a key",
             "operationId": "deleteValue",
             "parameters": conditions[:1],
-            "responses": {"204": {"description": "Deleted"}, **_errors(400, 401, 404, 412, 503)},
+            "responses": {
+                "204": {"description": "Deleted"},
+                **_errors(400, 401, 404, 412, 503, 507),
+            },
         },
     }
 
@@ -129,7 +132,7 @@ def _batch_operations() -> dict[str, Any]:
             "pattern": _BASE64,
         },
     }
-    done = {"204": {"description": "Done"}, **_errors(400, 401, 413, 415, 503)}
+    done = {"204": {"description": "Done"}, **_errors(400, 401, 413, 415, 503, 507)}
     return {
         "/_kv/get": {
             "post": {

@@ -31,6 +31,7 @@ from werkzeug.routing import BaseConverter, RequestRedirect
 from kv_core import (
     InvalidKeyError,
     KeyConflictError,
+    OutOfSpaceError,
     ReadOnlyError,
     StoreUnavailable,
     ValueTooLargeError,
@@ -224,6 +225,9 @@ def _store_errors() -> Iterator[None]:
     except StoreUnavailable as exc:
         logger.warning("store unavailable: %s", type(exc).__name__)
         raise ApiError(503) from exc
+    except OutOfSpaceError as exc:
+        logger.warning("store out of space: %s", type(exc).__name__)
+        raise ApiError(507) from exc
 
 
 # -- the blueprint ---------------------------------------------------------------------------
