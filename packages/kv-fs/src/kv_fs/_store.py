@@ -88,10 +88,12 @@ class FileSystemDict(Store):
 
     :param storage_path: The directory holding the keys; created if missing.
     :param scratch_path: Where values are written before the rename; created if missing.
-        It must be outside *storage_path* and on the same file system.
+        It must be outside *storage_path* and on the same mount (a rename from it into
+        *storage_path* is tried at construction).
     :param durable: Flush each value and its directory to the disk (``fsync``) before a
         write returns, so it survives a power cut; ``False`` skips the two fsyncs per write.
-    :raises ValueError: *scratch_path* is inside *storage_path*, or on another file system.
+    :raises ValueError: *scratch_path* is inside *storage_path*, or on another file system
+        or mount.
     """
 
     def __init__(

@@ -9,8 +9,9 @@ Past either, the call raises ``StoreUnavailable``. The URL's query string or
   driver's own socket timeouts.
 - psycopg 3: ``connect_timeout`` is libpq's; ``read_timeout`` is kv-sql's, since neither
   libpq nor psycopg has one: it bounds each wait of a statement on the server (psycopg's
-  ``Connection.wait`` deadline, psycopg 3.3 or newer). A frozen server, a dead host and a
-  network that drops packets look the same from the client: no answer in time.
+  ``Connection.wait`` deadline; a psycopg without one logs a warning). A frozen server, a
+  dead host and a network that drops packets look the same from the client: no answer in
+  time.
 
 ``None`` in ``connect_args`` turns a bound off. An ``Engine`` passed to a store keeps its
 own settings.
@@ -107,8 +108,8 @@ def _psycopg_connection_class() -> Any:
     parameters = inspect.signature(psycopg.Connection.wait).parameters
     if "timeout" not in parameters:
         logger.warning(
-            "psycopg %s has no deadline for waits (3.3 has): a frozen PostgreSQL server "
-            "will block a store until it answers",
+            "psycopg %s takes no deadline for its waits: a frozen PostgreSQL server "
+            "blocks a store until it answers (kv-sql's read_timeout needs a newer psycopg)",
             psycopg.__version__,
         )
         return None
