@@ -267,3 +267,40 @@ def test_skipped_tier_is_logged_at_most_once_a_minute(
         now[0] += tiered_module.LOG_INTERVAL
         assert store["k"] == b"old"
     assert len(caplog.records) == 2
+
+
+class _WriteDuringRead(MemoryDict):
+    """A source of truth that lets another writer in between returning a value and the
+    reader's next step: *during* holds that write, run once."""
+
+    def __init__(self, initial: Any = ()) -> None:
+        self.during: Any = None
+        super().__init__(initial)
+
+    def _let_in(self) -> None:
+        during, self.during = self.during, None
+        if during is not None:
+            during()
+
+    def _read(self, key: str) -> bytes:
+        value = super()._read(key)
+        self._let_in()
+        return value
+
+    def _read_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        values = super()._read_many(keys)
+        self._let_in()
+        return values
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["getitem", "get_many"])
+def test_promotion_racing_a_write_leaves_no_stale_copy(batch: bool) -> None:
+    """A read that misses the cache, then loses the race to a write, does not leave its
+    older value in the cache: the promotion is checked against the source and taken back."""
+    cache, truth = MemoryDict(), _WriteDuringRead({"k": b"old"})
+    store = TieredStorageDict([cache, truth], promote_on_read=True)
+    truth.during = lambda: store.__setitem__("k", b"new")
+    read = store.get_many(["k"])["k"] if batch else store["k"]
+    assert read == b"old"  # read before the write: an answer of its time
+    assert cache.get("k") != b"old"
+    assert store["k"] == b"new"

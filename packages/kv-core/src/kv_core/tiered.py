@@ -37,7 +37,10 @@ class TieredStorageDict(Wrapper):
       per tier). A miss is only an answer when every tier holding originals answered (or,
       when none of those serves reads, every tier that does): otherwise the read raises
       ``StoreUnavailable``. With ``promote_on_read=True`` a value found in a lower tier is
-      written into every tier above it (tails first); a promotion that fails is skipped.
+      written into every tier above it (tails first); a promotion that fails is skipped, and
+      the source is read again after it: if a write changed the value meanwhile, the copies
+      just made are taken out again, so a promotion never leaves an old value above a new
+      one.
     - Writes first remove the key from every copy, head first, then write the originals'
       tier and the copies from the tail towards the head. A copy that is unavailable fails
       the write with ``StoreUnavailable`` before anything is written, since a copy that
@@ -85,13 +88,40 @@ class TieredStorageDict(Wrapper):
     # -- reads -----------------------------------------------------------------------------
 
     def _promote(self, items: Sequence[tuple[Any, Any]], found_at: int) -> None:
+        written = []
         for depth in reversed(range(found_at)):
+            tier = self._inner[depth]
+            if not accepts_writes(tier):
+                continue
             try:
-                set_many_in(self._inner[depth], items)
+                set_many_in(tier, items)
             except (KVError, OSError) as exc:
                 # A read must not fail because a cache refused or missed a copy; it holds no
                 # value for these keys older than the one just read, so nothing goes stale.
                 logger.debug("promotion into tier %d failed: %r", depth, exc)
+                continue
+            written.append(depth)
+        if written:
+            self._recheck(items, found_at, written)
+
+    def _recheck(self, items: Sequence[tuple[Any, Any]], found_at: int, written: list[int]) -> None:
+        # A write may have run between the read and the promotion (it removed the copy, so
+        # this read missed it), and the value promoted, read before that write, may have
+        # overwritten the write's fresh copy. So read the source again: where the value
+        # changed, take the copies back out; the next read finds the new value below.
+        keys = [key for key, _ in items]
+        try:
+            now = get_many_in(self._inner[found_at], keys)
+        except (KVError, OSError):
+            now = {}  # cannot tell: take every copy back out
+        changed = [key for key, value in items if key not in now or now[key] != value]
+        for depth in written if changed else ():
+            try:
+                delete_many_in(self._inner[depth], changed)
+            except (KVError, OSError) as exc:
+                logger.warning(
+                    "tier %d may keep a promoted copy of %d keys: %r", depth, len(changed), exc
+                )
 
     def _read(self, key: Any) -> Any:
         self.validate_key(key)
