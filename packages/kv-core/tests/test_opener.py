@@ -98,6 +98,47 @@ def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
 
+# Every scheme the family opens, and every character that delimits a part of a URL.
+SCHEMES = sorted({*kv_core.opener._PROVIDERS, "memory", "redis+cluster", "unix"})
+DELIMITERS = list("/?#@:[]%&=;+ ")
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("delimiter", DELIMITERS)
+def test_password_with_a_delimiter_is_hidden(scheme: str, delimiter: str) -> None:
+    """A password holding a URL delimiter, unencoded, is hidden whole; the host stays."""
+    url = f"{scheme}://kv:Zq{delimiter}Xw@db.example:1234/kv?x=1"
+    shown = redact_url(url)
+    assert "Zq" not in shown
+    assert "Xw" not in shown
+    assert shown.startswith(f"{scheme}://kv:***@")
+    assert "db.example:1234" in shown
+
+
+@pytest.mark.parametrize("delimiter", DELIMITERS)
+def test_password_with_a_delimiter_is_hidden_in_errors(delimiter: str) -> None:
+    """InvalidStoreURL and UnknownStoreError messages never show such a password."""
+    with pytest.raises(UnknownStoreError) as caught:
+        open_store(f"nosuchscheme://kv:Zq{delimiter}Xw@db/kv")
+    assert "Zq" not in str(caught.value)
+    assert "Xw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("file:///srv/a:b@c", "file:///srv/a:b@c"),
+        ("sqlite:////srv/kv:1@x.db", "sqlite:////srv/kv:1@x.db"),
+        ("redis://host:6379/0", "redis://host:6379/0"),
+        ("redis://user@host:6379/0", "redis://user@host:6379/0"),
+        ("redis://:@host", "redis://:***@host"),
+    ],
+)
+def test_no_password_nothing_hidden(url: str, shown: str) -> None:
+    """URLs without a password keep every character, ``@`` and ``:`` in paths included."""
+    assert redact_url(url) == shown
+
+
 def test_store_url_parts() -> None:
     """StoreURL splits scheme and options and can drop the options."""
     parsed = StoreURL.parse("Redis://h:1/0?prefix=app:&sliding=1")

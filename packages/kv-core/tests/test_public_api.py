@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import inspect
+import pickle
 
 import pytest
 
@@ -14,6 +16,7 @@ from kv_core import (
     InvalidKeyError,
     KeyConflictError,
     KVError,
+    OutOfSpaceError,
     ReadOnlyError,
     StoreUnavailable,
     UnknownStoreError,
@@ -63,6 +66,25 @@ def test_error_family() -> None:
     assert issubclass(AccessDeniedError, PermissionError)
     assert not issubclass(AccessDeniedError, ConnectionError)
     assert not issubclass(StoreUnavailable, KeyError)
+    assert issubclass(OutOfSpaceError, KVError)
+    assert issubclass(OutOfSpaceError, OSError)
+    assert not issubclass(OutOfSpaceError, StoreUnavailable)
+
+
+def test_out_of_space_error_is_enospc() -> None:
+    """OutOfSpaceError always carries errno ENOSPC, keeps its file name and pickles."""
+    error = OutOfSpaceError("the disk is full", "/srv/kv/x")
+    assert error.errno == errno.ENOSPC
+    assert error.strerror == "the disk is full"
+    assert error.filename == "/srv/kv/x"
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), copy.errno, copy.strerror, copy.filename) == (
+        OutOfSpaceError,
+        errno.ENOSPC,
+        "the disk is full",
+        "/srv/kv/x",
+    )
+    assert OutOfSpaceError("full").filename is None
 
 
 def test_to_bytes() -> None:

@@ -17,6 +17,7 @@ from kv_core import (
     KeyConflictError,
     KVError,
     MemoryDict,
+    OutOfSpaceError,
     ReadOnlyError,
     StoreUnavailable,
     ValueTooLargeError,
@@ -88,6 +89,7 @@ def status_server() -> Iterator[tuple[_AppThread, list[dict[str, str]]]]:
         (403, PermissionError),
         (409, KeyConflictError),
         (413, ValueTooLargeError),
+        (507, OutOfSpaceError),
         (418, KVError),
     ],
 )
@@ -120,6 +122,39 @@ def test_redirect_is_not_followed_and_token_stays_home(status_server):
         kv["302"]
     assert "redirect" in str(info.value)
     assert [request["path"] for request in seen if request["path"] != "/_kv/info"] == ["/302"]
+
+
+class _QuotaDict(MemoryDict):
+    """A MemoryDict holding at most *quota* bytes of values, as a small disk would."""
+
+    def __init__(self, quota: int) -> None:
+        self.quota = quota
+        super().__init__()
+
+    def _write(self, key: str, value: bytes) -> None:
+        used = sum(len(v) for k, v in self._data.items() if k != key)
+        if used + len(value) > self.quota:
+            msg = "the quota is used up"
+            raise OutOfSpaceError(msg)
+        super()._write(key, value)
+
+
+def test_store_out_of_space_is_507_and_out_of_space_error():
+    """A store out of space answers 507 out_of_space; the client raises OutOfSpaceError."""
+    server = ServerThread(_QuotaDict(10), threads=2).start()
+    try:
+        response = requests.put(f"{server.url}/big", data=b"x" * 20, timeout=5)
+        assert response.status_code == 507
+        assert response.json()["error"] == "out_of_space"
+        assert "quota" not in response.text  # never the store's own message
+        with FlaskKvDict(server.url, timeout=5) as kv:
+            kv["small"] = b"12345"
+            with pytest.raises(OutOfSpaceError) as info:
+                kv["big"] = b"x" * 20
+            assert isinstance(info.value, OSError)
+            assert kv["small"] == b"12345"
+    finally:
+        server.stop()
 
 
 def test_server_stopped_mid_run_raises_store_unavailable():

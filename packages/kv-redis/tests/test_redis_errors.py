@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -14,7 +15,7 @@ from redis import exceptions as rx
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from kv_core import AccessDeniedError, StoreUnavailable, ValueTooLargeError
+from kv_core import AccessDeniedError, OutOfSpaceError, StoreUnavailable, ValueTooLargeError
 from kv_redis import RedisDict
 from kv_redis._errors import translate
 
@@ -249,6 +250,26 @@ def test_value_over_the_server_limit(private_server: Callable[..., Any]) -> None
         assert "k" not in store
         store["k"] = b"x" * 1024
         assert len(store["k"]) == 1024
+
+
+def test_server_out_of_memory(private_server: Callable[..., Any]) -> None:
+    """A server at maxmemory that may not evict refuses writes: OutOfSpaceError, an OSError
+    with errno ENOSPC; reads and deletes go on, and freeing memory lets writes in again."""
+    server = private_server("--maxmemory", "4mb", "--maxmemory-policy", "noeviction")
+    with dead_client(server.port, socket_timeout=2) as client:
+        store = RedisDict(client, key_prefix="p:")
+        store["k"] = b"old"
+        with pytest.raises(OutOfSpaceError) as info:  # noqa: PT012 - the loop ends in the error
+            for number in range(1000):
+                store[f"fill{number}"] = b"x" * 64 * 1024
+        assert info.value.errno == errno.ENOSPC
+        assert isinstance(info.value.__cause__, rx.ResponseError)
+        with pytest.raises(OutOfSpaceError):
+            store.set_many({"a": b"x" * 64 * 1024})
+        assert store["k"] == b"old"
+        store.delete_many([key for key in store if key.startswith("fill")])
+        store["k"] = b"new"
+        assert store["k"] == b"new"
 
 
 def test_other_errors_pass_through(raw: redis.Redis, namespace: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +20,7 @@ from kv_core import (
     registered_schemes,
 )
 from kv_redis import RedisDict
+from kv_redis._url import DEFAULT_TIMEOUTS
 
 
 def test_schemes_are_registered() -> None:
@@ -134,3 +138,53 @@ def test_cluster_url_unreachable(private_server: Callable[..., Any]) -> None:
     server.stop()
     with pytest.raises(StoreUnavailable):
         open_store(f"redis+cluster://127.0.0.1:{port}/?socket_connect_timeout=0.5")
+
+
+def test_url_stores_time_out_by_default(redis_url: str, namespace: str) -> None:
+    """A store opened from a URL waits 5 s at most to connect and for each reply."""
+    with open_store(f"{redis_url}?prefix={namespace}") as store:
+        kwargs = store.redis.connection_pool.connection_kwargs
+        assert kwargs["socket_timeout"] == DEFAULT_TIMEOUTS["socket_timeout"] == 5.0
+        assert kwargs["socket_connect_timeout"] == DEFAULT_TIMEOUTS["socket_connect_timeout"]
+    with open_store(f"{redis_url}?prefix={namespace}&socket_connect_timeout=2") as store:
+        kwargs = store.redis.connection_pool.connection_kwargs
+        assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (5.0, 2.0)
+    with open_store(f"{redis_url}?prefix={namespace}", socket_timeout=None) as store:
+        assert store.redis.connection_pool.connection_kwargs["socket_timeout"] is None
+
+
+def test_cluster_url_stores_time_out_by_default(cluster: Any, namespace: str) -> None:
+    """redis+cluster:// stores get the same default timeouts on every node."""
+    with open_store(f"{cluster.url}?prefix={namespace}") as store:
+        for node in store.redis.get_nodes():
+            kwargs = node.redis_connection.connection_pool.connection_kwargs
+            assert kwargs["socket_timeout"] == 5.0
+            assert kwargs["socket_connect_timeout"] == 5.0
+
+
+def test_url_store_on_a_frozen_server_gives_up(private_server: Callable[..., Any]) -> None:
+    """With no timeout in the URL, a server stopped with SIGSTOP makes a read raise
+    StoreUnavailable after the default socket timeout, not hang."""
+    server = private_server()
+    store = open_store(f"{server.url}?prefix=p:")
+    store["k"] = b"v"
+    outcome: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            store["k"]
+        except BaseException as exc:
+            outcome.append(exc)
+
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        thread = threading.Thread(target=read, daemon=True)
+        thread.start()
+        thread.join(4 * DEFAULT_TIMEOUTS["socket_timeout"])
+        assert not thread.is_alive(), "the read is still waiting"
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    assert isinstance(outcome[0], StoreUnavailable)
+    assert isinstance(outcome[0].__cause__, redis.TimeoutError)
+    assert store["k"] == b"v"
+    store.close()

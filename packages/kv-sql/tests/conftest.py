@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,10 @@ from sqlalchemy.pool import NullPool
 
 from kv_core.conformance.services import port_open, service_missing, unique_name
 from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from kvsql_private_servers import PrivateMariaDB, PrivatePostgres, SilentListener
 
 MYSQL_ENV = "KV_TEST_MYSQL_URL"
 POSTGRES_ENV = "KV_TEST_POSTGRES_URL"
@@ -156,3 +161,27 @@ def memory_backend(tmp_path: Path) -> Iterator[Backend]:
     made = Backend("memory", tmp_path)
     yield made
     made.cleanup()
+
+
+@pytest.fixture(scope="session")
+def private_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateMariaDB]:
+    """A MariaDB server of this session's (this xdist worker's) own, to freeze or fill."""
+    server = PrivateMariaDB(tmp_path_factory.mktemp("mariadb"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of this session's (this xdist worker's) own, to freeze or fill."""
+    server = PrivatePostgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[SilentListener]:
+    """A loopback port that accepts connections and never answers."""
+    listener = SilentListener()
+    yield listener
+    listener.close()

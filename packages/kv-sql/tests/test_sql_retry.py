@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from kv_sql import _store
-from kv_sql._connections import is_retryable
+from kv_sql._failures import is_retryable
 
 
 def _hold_rows(url: str, table: str, seconds: float, locked: threading.Event) -> None:

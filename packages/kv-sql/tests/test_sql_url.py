@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-from kv_core import InvalidStoreURL, StoreUnavailable, open_store
+from kv_core import InvalidStoreURL, StoreUnavailable, open_store, redact_url
 from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
 
 
@@ -176,3 +177,17 @@ def test_bad_key_length() -> None:
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="key_length"):
             GenericSqlDict("sqlite://", "t", key_length=bad)
+
+
+@pytest.mark.parametrize("delimiter", list("/?#@:[]%&=;+ "))
+@pytest.mark.parametrize("scheme", ["mysql+pymysql", "mariadb", "postgresql", "postgresql+psycopg"])
+def test_redaction_hides_the_password_sqlalchemy_connects_with(scheme: str, delimiter: str) -> None:
+    """redact_url hides the password exactly as SQLAlchemy reads it, delimiters included."""
+    url = f"{scheme}://kv:Zq{delimiter}Xw@db.example:3306/kv"
+    password = make_url(url).password
+    assert password is not None
+    assert "Zq" in password
+    shown = redact_url(url)
+    assert "Zq" not in shown
+    assert "Xw" not in shown
+    assert password not in shown

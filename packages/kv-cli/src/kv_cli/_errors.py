@@ -5,17 +5,14 @@ from __future__ import annotations
 import click
 
 from kv_core import (
+    AccessDeniedError,
     InvalidKeyError,
     InvalidStoreURL,
+    OutOfSpaceError,
     StoreUnavailable,
     UnknownStoreError,
     ValueTooLargeError,
 )
-
-try:
-    from kv_core import AccessDeniedError
-except ImportError:  # pragma: no cover - kv-core 0.1 has no such error, and raises none
-    from kv_core import StoreUnavailable as AccessDeniedError  # type: ignore[assignment]
 
 __all__ = [
     "EXIT_DENIED",
@@ -60,7 +57,6 @@ def exit_for(exc: BaseException) -> Exit:
     if isinstance(exc, KeyError):
         key = exc.args[0] if exc.args else ""
         return Exit(f"no such key: {key!r}", EXIT_NOT_FOUND)
-    # StoreUnavailable first: with kv-core 0.1, AccessDeniedError is StoreUnavailable itself.
     if isinstance(exc, StoreUnavailable):
         return Exit(f"store unavailable: {exc}", EXIT_UNAVAILABLE)
     if isinstance(exc, AccessDeniedError):
@@ -69,4 +65,6 @@ def exit_for(exc: BaseException) -> Exit:
         return Exit(str(exc), EXIT_USAGE)
     if isinstance(exc, ValueTooLargeError):
         return Exit(f"value refused: {exc}", EXIT_USAGE)
+    if isinstance(exc, OutOfSpaceError):
+        return Exit(f"out of space: {exc}", EXIT_ERROR)
     return Exit(f"{type(exc).__name__}: {exc}", EXIT_ERROR)

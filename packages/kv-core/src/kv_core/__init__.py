@@ -10,6 +10,7 @@ from .errors import AccessDeniedError as AccessDeniedError
 from .errors import InvalidKeyError as InvalidKeyError
 from .errors import KeyConflictError as KeyConflictError
 from .errors import KVError as KVError
+from .errors import OutOfSpaceError as OutOfSpaceError
 from .errors import ReadOnlyError as ReadOnlyError
 from .errors import StoreUnavailable as StoreUnavailable
 from .errors import UnknownStoreError as UnknownStoreError
@@ -34,6 +35,7 @@ __all__ = [
     "KVError",
     "KeyConflictError",
     "MemoryDict",
+    "OutOfSpaceError",
     "RandomChoiceDict",
     "ReadOnlyDict",
     "ReadOnlyError",

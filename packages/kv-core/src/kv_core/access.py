@@ -22,6 +22,9 @@ class ReadOnlyDict(Wrapper):
         super().__init__([store])
         self._store = store
 
+    def _accepts_writes(self) -> bool:
+        return False
+
     def _read(self, key: Any) -> Any:
         return self._store[key]
 
@@ -69,6 +72,9 @@ class WriteOnlyDict(Wrapper):
     def __init__(self, store: MutableMapping[Any, Any]) -> None:
         super().__init__([store])
         self._store = store
+
+    def _serves_reads(self) -> bool:
+        return False
 
     def _read(self, key: Any) -> Any:
         self.validate_key(key)

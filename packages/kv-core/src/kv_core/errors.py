@@ -9,6 +9,9 @@ catch, so code written against the standard library keeps working::
         │   └── KeyConflictError              the key would be both a leaf and a parent
         ├── ValueTooLargeError (ValueError)   the value is over the store's size limit
         ├── ReadOnlyError (PermissionError)   a write to a store that is read-only by construction
+        │                                     (a SQL snapshot, a read-only file or replica)
+        ├── OutOfSpaceError (OSError)         the storage is full: disk, quota, memory limit;
+        │                                     ``errno`` is ``ENOSPC``, the cause is ``__cause__``
         ├── AccessDeniedError (PermissionError)
         │                                     the server answered and refused: credentials,
         │                                     privileges, or no database of that name
@@ -33,11 +36,15 @@ the builtin ``TypeError``, exactly as a ``dict`` would.
 
 from __future__ import annotations
 
+import errno
+from typing import Any
+
 __all__ = [
     "AccessDeniedError",
     "InvalidKeyError",
     "KVError",
     "KeyConflictError",
+    "OutOfSpaceError",
     "ReadOnlyError",
     "StoreUnavailable",
     "UnknownStoreError",
@@ -71,6 +78,30 @@ class AccessDeniedError(KVError, PermissionError):
     Unlike :class:`StoreUnavailable` this is final: retrying will not help until the URL or
     the account changes. The driver's exception is ``__cause__``.
     """
+
+
+class OutOfSpaceError(KVError, OSError):
+    """The storage behind the store has no room left for the write.
+
+    A full disk or file system, an exhausted quota, a database whose table or tablespace
+    cannot grow, a server at its memory limit. It is an ``OSError`` whose ``errno`` is always
+    ``errno.ENOSPC``, whatever the backend; the backend's own error (``ENOSPC`` or ``EDQUOT``
+    from the file system, the driver's exception) is its ``__cause__``. Nothing was written
+    by the call that raised it; freeing space makes writes work again.
+
+    :param message: What is full, for people.
+    :param filename: The file that could not grow, when there is one.
+    """
+
+    def __init__(self, message: str, filename: str | None = None) -> None:
+        if filename is None:
+            super().__init__(errno.ENOSPC, message)
+        else:
+            super().__init__(errno.ENOSPC, message, filename)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # OSError pickles its (errno, strerror[, filename]) args; this __init__ takes neither.
+        return (type(self), (self.strerror, self.filename))
 
 
 class StoreUnavailable(KVError, ConnectionError):

@@ -2,28 +2,57 @@
 
 from __future__ import annotations
 
-import contextlib
+import logging
+import time
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
-from .wrapping import Wrapper, delete_many_in, get_many_in, keys_in, set_many_in
+from .errors import KVError, StoreUnavailable
+from .wrapping import (
+    Wrapper,
+    accepts_writes,
+    delete_many_in,
+    get_many_in,
+    keys_in,
+    serves_reads,
+    set_many_in,
+)
 
 __all__ = ["TieredStorageDict"]
+
+logger = logging.getLogger(__name__)
+
+#: A tier found unavailable is logged at most once in this many seconds.
+LOG_INTERVAL = 60.0
 
 
 class TieredStorageDict(Wrapper):
     """Layer *stores* from head (fastest, a cache) to tail (the source of truth).
 
+    The lowest tier that takes writes (one not wrapped in :class:`~kv_core.ReadOnlyDict`)
+    holds the originals; the writable tiers above it hold copies (caches).
+
     - Reads go head to tail and return the first hit; ``KeyError`` if no tier has the key.
-      With ``promote_on_read=True`` a value found in a lower tier is written into every tier
-      above it (tails first), so the next read is served from the head.
-    - Writes go to every tier, from the tail towards the head, after every tier has accepted
-      the key: a key one tier refuses is refused before anything is written. If a tier fails
-      part way (a value too large for the cache, a server down), the key is dropped from that
-      tier and those above it, so none of them goes on serving the old value; the error is
-      raised.
-    - Deletes go to every tier, tail first; ``KeyError`` only if no tier held the key.
-    - ``len`` and iteration are over the union of the tiers' keys, each key once.
+      A tier that raises ``StoreUnavailable`` is skipped (and logged, at most once a minute
+      per tier). A miss is only an answer when every tier holding originals answered (or,
+      when none of those serves reads, every tier that does): otherwise the read raises
+      ``StoreUnavailable``. With ``promote_on_read=True`` a value found in a lower tier is
+      written into every tier above it (tails first); a promotion that fails is skipped, and
+      the source is read again after it: if a write changed the value meanwhile, the copies
+      just made are taken out again, so a promotion never leaves an old value above a new
+      one.
+    - Writes first remove the key from every copy, head first, then write the originals'
+      tier and the copies from the tail towards the head. A copy that is unavailable fails
+      the write with ``StoreUnavailable`` before anything is written, since a copy that
+      kept the old value would serve it again when it comes back. A failure later on leaves
+      the copies above it without the key. Either way no tier ever holds a value older than
+      the tiers below it.
+    - Deletes likewise remove the key from the copies first (an unavailable one fails the
+      delete before the originals change), then from the other tiers; ``KeyError`` only if no
+      tier held the key. ``clear()`` clears the tiers head first.
+    - ``len`` and iteration are over the union of the tiers' keys, each key once; an
+      unavailable copy is skipped, an unavailable tier of originals raises.
+    - Every key is checked by every tier before any tier is touched.
 
     Wrap a tier in :class:`~kv_core.ReadOnlyDict` to skip it on write, or in
     :class:`~kv_core.WriteOnlyDict` to skip it on read.
@@ -37,89 +66,180 @@ class TieredStorageDict(Wrapper):
             raise ValueError(msg)
         super().__init__(stores)
         self.promote_on_read = promote_on_read
+        tiers = self._inner
+        writable = [depth for depth, tier in enumerate(tiers) if accepts_writes(tier)]
+        self._truth = writable[-1] if writable else len(tiers) - 1
+        self._copies = [depth for depth in writable if depth < self._truth]
+        readers = [depth for depth, tier in enumerate(tiers) if serves_reads(tier)]
+        originals = [depth for depth in readers if depth >= self._truth]
+        self._answering = frozenset(originals or readers)
+        self._logged: dict[int, float] = {}
+
+    # -- tiers that are down ---------------------------------------------------------------
+
+    def _skip(self, depth: int, error: StoreUnavailable) -> None:
+        """Log, at most once per :data:`LOG_INTERVAL` for each tier, that *depth* was skipped."""
+        now = time.monotonic()
+        if now - self._logged.get(depth, -LOG_INTERVAL) >= LOG_INTERVAL:
+            self._logged[depth] = now
+            tier = self._inner[depth]
+            logger.warning("tier %d (%r) is unavailable, skipped: %s", depth, tier, error)
+
+    # -- reads -----------------------------------------------------------------------------
 
     def _promote(self, items: Sequence[tuple[Any, Any]], found_at: int) -> None:
-        for upper in reversed(self._inner[:found_at]):
-            set_many_in(upper, items)
+        written = []
+        for depth in reversed(range(found_at)):
+            tier = self._inner[depth]
+            if not accepts_writes(tier):
+                continue
+            try:
+                set_many_in(tier, items)
+            except (KVError, OSError) as exc:
+                # A read must not fail because a cache refused or missed a copy; it holds no
+                # value for these keys older than the one just read, so nothing goes stale.
+                logger.debug("promotion into tier %d failed: %r", depth, exc)
+                continue
+            written.append(depth)
+        if written:
+            self._recheck(items, found_at, written)
+
+    def _recheck(self, items: Sequence[tuple[Any, Any]], found_at: int, written: list[int]) -> None:
+        # A write may have run between the read and the promotion (it removed the copy, so
+        # this read missed it), and the value promoted, read before that write, may have
+        # overwritten the write's fresh copy. So read the source again: where the value
+        # changed, take the copies back out; the next read finds the new value below.
+        keys = [key for key, _ in items]
+        try:
+            now = get_many_in(self._inner[found_at], keys)
+        except (KVError, OSError):
+            now = {}  # cannot tell: take every copy back out
+        changed = [key for key, value in items if key not in now or now[key] != value]
+        for depth in written if changed else ():
+            try:
+                delete_many_in(self._inner[depth], changed)
+            except (KVError, OSError) as exc:
+                logger.warning(
+                    "tier %d may keep a promoted copy of %d keys: %r", depth, len(changed), exc
+                )
 
     def _read(self, key: Any) -> Any:
         self.validate_key(key)
+        lost: StoreUnavailable | None = None
         for depth, tier in enumerate(self._inner):
             try:
                 value = tier[key]
             except KeyError:
                 continue
+            except StoreUnavailable as exc:
+                self._skip(depth, exc)
+                if depth in self._answering:
+                    lost = exc
+                continue
             if depth and self.promote_on_read:
                 self._promote([(key, value)], depth)
             return value
+        if lost is not None:
+            raise lost
         raise KeyError(key)
 
     def _contains(self, key: Any) -> bool:
         self.validate_key(key)
-        return any(key in tier for tier in self._inner)
+        lost: StoreUnavailable | None = None
+        for depth, tier in enumerate(self._inner):
+            try:
+                if key in tier:
+                    return True
+            except StoreUnavailable as exc:
+                self._skip(depth, exc)
+                if depth in self._answering:
+                    lost = exc
+        if lost is not None:
+            raise lost
+        return False
 
     def _read_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
         for key in keys:
             self.validate_key(key)
         found: dict[Any, Any] = {}
         missing = list(keys)
+        lost: StoreUnavailable | None = None
         for depth, tier in enumerate(self._inner):
             if not missing:
                 break
-            hits = get_many_in(tier, missing)
+            try:
+                hits = get_many_in(tier, missing)
+            except StoreUnavailable as exc:
+                self._skip(depth, exc)
+                if depth in self._answering:
+                    lost = exc
+                continue
             if hits and depth and self.promote_on_read:
                 self._promote(list(hits.items()), depth)
             found.update(hits)
             missing = [key for key in missing if key not in hits]
+        if missing and lost is not None:
+            raise lost
         return found
 
     def _iter_keys(self, prefix: str) -> Iterator[Any]:
         seen: set[Any] = set()
-        for tier in self._inner:
-            for key in keys_in(tier, prefix):
-                if key not in seen:
-                    seen.add(key)
-                    yield key
+        for depth, tier in enumerate(self._inner):
+            try:
+                for key in keys_in(tier, prefix):
+                    if key not in seen:
+                        seen.add(key)
+                        yield key
+            except StoreUnavailable as exc:
+                self._skip(depth, exc)
+                if depth in self._answering:
+                    raise
 
     def _count(self) -> int:
         return sum(1 for _ in self._iter_keys(""))
 
-    def _forget_above(self, keys: Sequence[Any], failed: int) -> None:
-        # A write reached the tiers below *failed* but not it: drop the keys from it and the
-        # tiers above, so no upper tier keeps serving the value the write replaced. When the
-        # tail itself failed, nothing was written and nothing is dropped.
-        if failed == len(self._inner) - 1:
-            return
-        for tier in self._inner[: failed + 1]:
-            with contextlib.suppress(Exception):
-                delete_many_in(tier, keys)
+    # -- writes ----------------------------------------------------------------------------
+
+    def _invalidate(self, keys: Sequence[Any]) -> None:
+        """Remove *keys* from every copy, head first; whatever a copy raises is raised."""
+        for depth in self._copies:
+            delete_many_in(self._inner[depth], keys)
 
     def _write(self, key: Any, value: Any) -> None:
         self.validate_key(key)
-        for depth in reversed(range(len(self._inner))):
-            try:
-                self._inner[depth][key] = value
-            except BaseException:
-                self._forget_above([key], depth)
-                raise
+        self._invalidate([key])
+        for depth in (*reversed(range(self._truth, len(self._inner))), *reversed(self._copies)):
+            self._inner[depth][key] = value
 
     def _write_many(self, items: Sequence[tuple[Any, Any]]) -> None:
         for key, _ in items:
             self.validate_key(key)
-        for depth in reversed(range(len(self._inner))):
-            try:
-                set_many_in(self._inner[depth], items)
-            except BaseException:
-                self._forget_above([key for key, _ in items], depth)
-                raise
+        self._invalidate([key for key, _ in items])
+        for depth in (*reversed(range(self._truth, len(self._inner))), *reversed(self._copies)):
+            set_many_in(self._inner[depth], items)
 
     def _delete(self, key: Any) -> None:
         self.validate_key(key)
         held = False
-        for tier in reversed(self._inner):
+        for depth in self._copies:
+            try:
+                del self._inner[depth][key]
+            except KeyError:
+                continue
+            held = True
+        for depth, tier in enumerate(self._inner):
+            if depth in self._copies:
+                continue
             try:
                 del tier[key]
             except KeyError:
+                continue
+            except StoreUnavailable as exc:
+                if depth == self._truth:
+                    raise
+                # A tier that takes no writes (a read replica) is only asked whether it
+                # holds the key; it cannot be changed from here anyway.
+                self._skip(depth, exc)
                 continue
             held = True
         if not held:
@@ -128,9 +248,10 @@ class TieredStorageDict(Wrapper):
     def _delete_many(self, keys: Sequence[Any]) -> None:
         for key in keys:
             self.validate_key(key)
-        for tier in reversed(self._inner):
-            delete_many_in(tier, keys)
+        self._invalidate(keys)
+        for depth in range(self._truth, len(self._inner)):
+            delete_many_in(self._inner[depth], keys)
 
     def _clear(self) -> None:
-        for tier in reversed(self._inner):
+        for tier in self._inner:
             tier.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,27 +32,64 @@ def _redact_query(query: str) -> str:
     )
 
 
+# How SQLAlchemy's make_url reads credentials: the user name runs to the first ":" or "/",
+# the password from there to the first "@", so "/", "?" and "#" may be in it unencoded.
+_SQLALCHEMY_CREDENTIALS = re.compile(r"[^:/]*:(?P<password>[^@]*)@")
+
+
+def _password_span(rest: str) -> tuple[int, int] | None:
+    """Where a password lies in *rest* (a URL after ``scheme://``), read by any of its parsers.
+
+    SQLAlchemy (kv-sql) and ``urllib.parse`` (redis-py, requests) disagree on a password
+    holding a delimiter: for ``kv:pa/ss@db`` SQLAlchemy's is ``pa/ss`` and urllib sees none;
+    for ``kv:pa@ss@db`` urllib's is ``pa@ss`` and SQLAlchemy's ``pa``. Both start after the
+    user name's ``:``, so the span covering both is hidden.
+    """
+    ends: list[int] = []
+    start = -1
+    found = _SQLALCHEMY_CREDENTIALS.match(rest)
+    if found:
+        start, end = found.span("password")
+        ends.append(end)
+    cut = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    user_info, at, _ = rest[:cut].rpartition("@")
+    if at and ":" in user_info:
+        colon = user_info.index(":") + 1
+        start = colon if start < 0 else min(start, colon)
+        ends.append(len(user_info))
+    if start < 0:
+        return None
+    return start, max(ends)
+
+
+def _query_of(url: str) -> str:
+    """The query string of *url*, read after any password (which may hold ``?`` or ``[``)."""
+    rest = url.partition("://")[2]
+    span = _password_span(rest)
+    if span is not None:
+        rest = rest[span[1] :]
+    return rest.partition("?")[2].partition("#")[0]
+
+
 def redact_url(url: str) -> str:
     """Return *url* with any password (in the address or as a query option) shown as ``***``.
 
-    Everything else is kept as written (``sqlite:///kv.db`` stays so).
+    A password is hidden however the URL's parser reads it, delimiters (``/ ? # @ :``)
+    unencoded in it included; when parsers disagree, the longer reading is hidden, so text
+    after such a password may be hidden too. Everything else is kept as written
+    (``sqlite:///kv.db`` stays so).
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url
-    cut = min(
-        (i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest)
-    )
-    netloc, tail = rest[:cut], rest[cut:]
-    if "@" in netloc:
-        credentials, _, hostport = netloc.rpartition("@")
-        if ":" in credentials:
-            netloc = f"{credentials.split(':', 1)[0]}:***@{hostport}"
-    path, qmark, query = tail.partition("?")
+    span = _password_span(rest)
+    if span is not None:
+        rest = f"{rest[: span[0]]}***{rest[span[1] :]}"
+    before, qmark, query = rest.partition("?")
     if qmark:
         query, hashmark, fragment = query.partition("#")
-        tail = f"{path}?{_redact_query(query)}{hashmark}{fragment}"
-    return f"{scheme}{sep}{netloc}{tail}"
+        rest = f"{before}?{_redact_query(query)}{hashmark}{fragment}"
+    return f"{scheme}{sep}{rest}"
 
 
 @dataclass(frozen=True)
@@ -77,8 +115,7 @@ class StoreURL:
         if not sep or not scheme:
             msg = f"not a store URL (expected scheme://...): {redact_url(url)!r}"
             raise InvalidStoreURL(msg)
-        query = urlsplit(url).query
-        options = dict(parse_qsl(query, keep_blank_values=True))
+        options = dict(parse_qsl(_query_of(url), keep_blank_values=True))
         return cls(url=url, scheme=scheme.lower(), options=options)
 
     @property

@@ -17,7 +17,7 @@ from .capabilities import Capabilities, combine
 from .memory import MemoryDict
 from .store import Store
 
-__all__ = ["Wrapper", "capabilities_of", "close_all"]
+__all__ = ["Wrapper", "accepts_writes", "capabilities_of", "close_all", "serves_reads"]
 
 # A plain dict promises what the in-memory reference store promises.
 _PLAIN_MAPPING = MemoryDict.capabilities
@@ -72,6 +72,16 @@ def delete_many_in(mapping: MutableMapping[Any, Any], keys: Sequence[Any]) -> No
         mapping.pop(key, None)
 
 
+def accepts_writes(mapping: MutableMapping[Any, Any]) -> bool:
+    """Whether a write to *mapping* can reach storage (a ``ReadOnlyDict`` discards it)."""
+    return mapping._accepts_writes() if isinstance(mapping, Wrapper) else True
+
+
+def serves_reads(mapping: MutableMapping[Any, Any]) -> bool:
+    """Whether *mapping* can answer a read (a ``WriteOnlyDict`` never holds a key)."""
+    return mapping._serves_reads() if isinstance(mapping, Wrapper) else True
+
+
 def close_all(mappings: Sequence[MutableMapping[Any, Any]]) -> None:
     """Close every mapping that can be closed, even if one of them fails; re-raise the first."""
     first: BaseException | None = None
@@ -112,6 +122,14 @@ class Wrapper(Store):
         for mapping in self._inner:
             validate_in(mapping, checked)
         return key
+
+    def _accepts_writes(self) -> bool:
+        """Whether writes can reach the storage of a wrapped mapping."""
+        return any(accepts_writes(m) for m in self._inner)
+
+    def _serves_reads(self) -> bool:
+        """Whether a wrapped mapping can answer reads."""
+        return any(serves_reads(m) for m in self._inner)
 
     def _setdefault(self, key: Any, value: Any) -> Any:
         # Values pass through untouched here, so what was stored is known only by reading it

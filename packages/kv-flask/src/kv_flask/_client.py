@@ -17,6 +17,7 @@ from kv_core import (
     InvalidKeyError,
     KeyConflictError,
     KVError,
+    OutOfSpaceError,
     ReadOnlyError,
     Store,
     StoreUnavailable,
@@ -89,9 +90,9 @@ class FlaskKvDict(Store):
 
     Errors: 404 -> ``KeyError``; 400 -> ``InvalidKeyError``; 409 -> ``KeyConflictError``;
     412 -> :class:`PreconditionFailed`; 413 -> ``ValueTooLargeError``; 401/403 ->
-    ``PermissionError`` (``ReadOnlyError`` for a read-only store); a connection failure,
-    a timeout, a redirect, 429 and 5xx -> ``StoreUnavailable``, with the requests
-    exception as its cause.
+    ``PermissionError`` (``ReadOnlyError`` for a read-only store); 507 -> ``OutOfSpaceError``;
+    a connection failure, a timeout, a redirect, 429 and 5xx -> ``StoreUnavailable``, with
+    the requests exception as its cause.
 
     The client is thread safe as far as :mod:`requests` is (one session shared by threads;
     its connection pool is). After a fork, the child opens a new session on first use.
@@ -208,6 +209,9 @@ class FlaskKvDict(Store):
         if 300 <= status < 400:
             msg = f"{where}: redirect (HTTP {status}) not followed; check the base URL"
             raise StoreUnavailable(msg)
+        if status == 507:
+            msg = _server_message(response) or f"{where}: the store is out of space"
+            raise OutOfSpaceError(msg)
         if status == 429 or status >= 500:
             msg = f"{where}: HTTP {status}"
             raise StoreUnavailable(msg)

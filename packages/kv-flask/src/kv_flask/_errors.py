@@ -31,6 +31,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     429: ("too_many_requests", "Too many requests."),
     500: ("internal_error", "The server failed to handle the request."),
     503: ("unavailable", "The store behind the server is unavailable."),
+    507: ("out_of_space", "The store behind the server is out of space."),
 }
 
 

@@ -99,7 +99,7 @@ def _key_operations(key_schema: dict[str, Any], body: dict[str, Any]) -> dict[st
         },
         "responses": {
             "204": {"description": "Stored", "headers": etag_header},
-            **_errors(400, 401, 403, 409, 411, 412, 413, 415, 503),
+            **_errors(400, 401, 403, 409, 411, 412, 413, 415, 503, 507),
         },
     }
     return {
@@ -135,7 +135,7 @@ def _key_operations(key_schema: dict[str, Any], body: dict[str, Any]) -> dict[st
             "parameters": conditions[:1],
             "responses": {
                 "204": {"description": "Deleted"},
-                **_errors(400, 401, 403, 404, 412, 503),
+                **_errors(400, 401, 403, 404, 412, 503, 507),
             },
         },
     }
@@ -156,7 +156,7 @@ def _batch_operations(key_schema: dict[str, Any]) -> dict[str, Any]:
         "required": ["keys"],
         "properties": {"keys": {"type": "array", "items": key_schema}},
     }
-    done = {"204": {"description": "Done"}, **_errors(400, 401, 403, 413, 415, 503)}
+    done = {"204": {"description": "Done"}, **_errors(400, 401, 403, 413, 415, 503, 507)}
     return {
         "/_kv/get": {
             "post": {

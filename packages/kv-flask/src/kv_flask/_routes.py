@@ -27,8 +27,10 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
 from kv_core import (
+    AccessDeniedError,
     InvalidKeyError,
     KeyConflictError,
+    OutOfSpaceError,
     ReadOnlyError,
     StoreUnavailable,
     ValueTooLargeError,
@@ -118,6 +120,14 @@ def _store_errors(state: KvState) -> Iterator[None]:
     except StoreUnavailable as exc:
         _log_store_error(state, exc, logging.WARNING)
         raise ApiError(503) from exc
+    except AccessDeniedError as exc:
+        # The store's own server refused the server's credentials: the client can do
+        # nothing about it, so it is the store being unavailable, and logged as an error.
+        _log_store_error(state, exc, logging.ERROR)
+        raise ApiError(503) from exc
+    except OutOfSpaceError as exc:
+        _log_store_error(state, exc, logging.WARNING)
+        raise ApiError(507) from exc
 
 
 def _json_body(state: KvState) -> Any:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
 import os
+import uuid
 
 __all__ = ["StoragePaths", "default_scratch", "resolve_paths"]
+
+logger = logging.getLogger(__name__)
+
+_PROBE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
 
 def default_scratch(storage_path: str) -> str:
@@ -43,8 +51,9 @@ def resolve_paths(
 ) -> StoragePaths:
     """Resolve, check and create the two directories.
 
-    :raises ValueError: the scratch directory is the storage directory or inside it, or the
-        two are on different file systems (``os.replace`` between them would not be atomic).
+    :raises ValueError: the scratch directory is the storage directory or inside it, or a
+        file cannot be renamed from it into the storage directory (different file systems, or
+        two mounts of one file system: ``os.replace`` would fail with ``EXDEV``).
     """
     storage = os.path.realpath(os.fspath(storage_path))
     scratch = os.path.realpath(os.fspath(scratch_path))
@@ -58,6 +67,7 @@ def resolve_paths(
     scratch = os.path.realpath(scratch)
     _refuse_nested(storage, scratch)
     _refuse_other_device(storage, scratch)
+    _refuse_unrenamable(storage, scratch)
     return StoragePaths(storage, scratch)
 
 
@@ -84,3 +94,35 @@ def _refuse_other_device(storage: str, scratch: str) -> None:
             f"directory's file system, e.g. {default_scratch(storage)!r}"
         )
         raise ValueError(msg)
+
+
+def _refuse_unrenamable(storage: str, scratch: str) -> None:
+    # The same st_dev is not enough: two bind mounts of one file system share it, and a
+    # rename between them fails with EXDEV. So try the rename every write will make.
+    token = uuid.uuid4().hex
+    source = os.path.join(scratch, f"kvfs-probe-{token}.tmp")
+    # No key may hold a backslash: listing skips this name and no key can reach it.
+    target = os.path.join(storage, f"kvfs-probe\\{token}")
+    try:
+        os.close(os.open(source, _PROBE_FLAGS, 0o600))
+    except OSError:
+        # Read-only or full: reads still work, and each write will report the errno.
+        logger.debug("cannot create a probe file in %s", scratch, exc_info=True)
+        return
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(source)
+        if exc.errno != errno.EXDEV:
+            logger.debug("cannot rename a probe file into %s", storage, exc_info=True)
+            return
+        msg = (
+            f"scratch_path {scratch!r} and storage_path {storage!r} are on different mounts: "
+            "a file cannot be renamed from one into the other (EXDEV; two bind mounts of one "
+            "file system count as different), so no value could be stored. Put the scratch "
+            f"directory on the storage directory's mount, e.g. {default_scratch(storage)!r}"
+        )
+        raise ValueError(msg) from None
+    with contextlib.suppress(OSError):
+        os.unlink(target)

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from kv_core import Capabilities, InvalidKeyError, KeyConflictError, Store
+from kv_core import Capabilities, InvalidKeyError, KeyConflictError, OutOfSpaceError, Store
 from kv_core.codec import Deserializer, Serializer
 
 from ._beneath import open_beneath
@@ -47,6 +47,8 @@ _SCRATCH_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | _CLOEXEC
 # How often a write walks its directories again after a concurrent delete pruned one of them.
 _RETRIES = 64
 _DEFAULT_NAME_MAX = 255
+# The file system has no room: no blocks or inodes left (ENOSPC), or the user's quota is used.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class _Pid:
@@ -86,10 +88,12 @@ class FileSystemDict(Store):
 
     :param storage_path: The directory holding the keys; created if missing.
     :param scratch_path: Where values are written before the rename; created if missing.
-        It must be outside *storage_path* and on the same file system.
+        It must be outside *storage_path* and on the same mount (a rename from it into
+        *storage_path* is tried at construction).
     :param durable: Flush each value and its directory to the disk (``fsync``) before a
         write returns, so it survives a power cut; ``False`` skips the two fsyncs per write.
-    :raises ValueError: *scratch_path* is inside *storage_path*, or on another file system.
+    :raises ValueError: *scratch_path* is inside *storage_path*, or on another file system
+        or mount.
     """
 
     def __init__(
@@ -401,6 +405,16 @@ class FileSystemDict(Store):
                 raise
 
     def _write(self, key: str, value: bytes) -> None:
+        try:
+            self._replace(key, value)
+        except OSError as exc:
+            if exc.errno not in _FULL or isinstance(exc, OutOfSpaceError):
+                raise
+            msg = f"no space left to store {key!r} in {self._storage}: {exc.strerror}"
+            raise OutOfSpaceError(msg, exc.filename) from exc
+
+    def _replace(self, key: str, value: bytes) -> None:
+        """Write *value* to a scratch file and rename it into place as *key*."""
         dirs = key.split("/")
         name = dirs.pop()
         tmp: str | None = None

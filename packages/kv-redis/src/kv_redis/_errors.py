@@ -11,6 +11,7 @@
       CLUSTERDOWN, MASTERDOWN, TRYAGAIN, uncovered slot,
       no reachable cluster node
     READONLY on a write (a replica)                   kv_core.ReadOnlyError
+    OOM (over maxmemory, nothing to evict)            kv_core.OutOfSpaceError
     GETEX refused (old server, read-only replica)     kv_redis.SlidingExpiryUnsupported
     "invalid bulk length" (over proto-max-bulk-len)   kv_core.ValueTooLargeError
     anything else                                     passed through unchanged
@@ -22,12 +23,14 @@ from __future__ import annotations
 
 from redis import exceptions as rx
 
-from kv_core import KVError, ReadOnlyError, StoreUnavailable, ValueTooLargeError
-
-try:
-    from kv_core import AccessDeniedError
-except ImportError:  # pragma: no cover - kv-core 0.1 has no such error: refusals stay unavailable
-    from kv_core import StoreUnavailable as AccessDeniedError  # type: ignore[assignment]
+from kv_core import (
+    AccessDeniedError,
+    KVError,
+    OutOfSpaceError,
+    ReadOnlyError,
+    StoreUnavailable,
+    ValueTooLargeError,
+)
 
 __all__ = ["DRIVER_ERRORS", "SlidingExpiryUnsupported", "translate"]
 
@@ -69,6 +72,11 @@ def _denied(exc: BaseException) -> bool:
     return isinstance(exc, rx.ResponseError) and "DB INDEX IS OUT OF RANGE" in str(exc).upper()
 
 
+_OUT_OF_MEMORY: tuple[type[BaseException], ...] = tuple(
+    error for error in (getattr(rx, "OutOfMemoryError", None),) if error is not None
+)
+
+
 def translate(exc: BaseException, command: str, target: str) -> BaseException:
     """The kv error to raise for *exc*, raised by *command*; *exc* itself if it has none.
 
@@ -86,6 +94,10 @@ def translate(exc: BaseException, command: str, target: str) -> BaseException:
     if isinstance(exc, rx.ResponseError):
         text = str(exc)
         upper = text.upper()
+        # redis-py drops the "OOM" error code from the text (and has a class for it since 4.x).
+        if isinstance(exc, _OUT_OF_MEMORY) or "USED MEMORY > 'MAXMEMORY'" in upper:
+            msg = f"Redis at {target} is out of memory (maxmemory) for {command}: {text}"
+            return OutOfSpaceError(msg)
         if "IS BUSY" in upper:
             msg = f"Redis at {target} is busy running a script ({command}): {text}"
             return StoreUnavailable(msg)

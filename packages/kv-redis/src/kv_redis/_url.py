@@ -8,6 +8,7 @@ The store's own options (``prefix``, ``exp_time``, ``sliding``, plus ``serialize
 ``deserializer`` as keyword arguments) are taken out; every other query option and keyword
 argument goes to ``redis.from_url`` (``socket_timeout``, ``decode_responses`` ...), keyword
 arguments winning over the URL. An option redis-py does not know raises ``InvalidStoreURL``.
+``socket_timeout`` and ``socket_connect_timeout`` default to :data:`DEFAULT_TIMEOUTS`.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from kv_core import InvalidStoreURL, StoreURL, parse_bool
 from ._errors import translate
 from ._store import RedisDict
 
-__all__ = ["STORE_OPTIONS", "open_redis_cluster_url", "open_redis_url"]
+__all__ = ["DEFAULT_TIMEOUTS", "STORE_OPTIONS", "open_redis_cluster_url", "open_redis_url"]
 
 #: Options the store reads itself; the rest go to redis-py.
 STORE_OPTIONS = ("prefix", "exp_time", "sliding", "serializer", "deserializer")
+#: Seconds a store opened from a URL waits to connect, and for each reply, unless the URL or
+#: a keyword says otherwise (redis-py 8 has the same default; redis-py 5 to 7 wait forever).
+DEFAULT_TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0}
 
 
 def _exp_time(value: Any) -> Any:
@@ -78,8 +82,12 @@ def _make_store(client: Any, ours: dict[str, Any]) -> RedisDict:
     return store
 
 
-def _driver_kwargs(overrides: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in overrides.items() if name not in STORE_OPTIONS}
+def _driver_kwargs(parsed: StoreURL, overrides: dict[str, Any]) -> dict[str, Any]:
+    kwargs = {name: value for name, value in overrides.items() if name not in STORE_OPTIONS}
+    for name, seconds in DEFAULT_TIMEOUTS.items():
+        if name not in kwargs and name not in parsed.options:
+            kwargs[name] = seconds
+    return kwargs
 
 
 def open_redis_url(url: str, **overrides: Any) -> RedisDict:
@@ -89,7 +97,7 @@ def open_redis_url(url: str, **overrides: Any) -> RedisDict:
     """
     parsed, ours, driver_url = _split(url, overrides)
     try:
-        client = redis.Redis.from_url(driver_url, **_driver_kwargs(overrides))
+        client = redis.Redis.from_url(driver_url, **_driver_kwargs(parsed, overrides))
         pool = client.connection_pool
         # redis-py only builds connections on first use; build one now (no socket is
         # opened) so an unknown option fails here, naming the URL.
@@ -113,7 +121,7 @@ def open_redis_cluster_url(url: str, **overrides: Any) -> RedisDict:
     scheme, _, rest = driver_url.partition("://")
     driver_url = f"{'rediss' if scheme.lower().startswith('rediss') else 'redis'}://{rest}"
     try:
-        client = RedisCluster.from_url(driver_url, **_driver_kwargs(overrides))
+        client = RedisCluster.from_url(driver_url, **_driver_kwargs(parsed, overrides))
     except (TypeError, ValueError) as exc:
         msg = f"cannot open {parsed.redacted!r}: {exc}"
         raise InvalidStoreURL(msg) from exc

@@ -7,7 +7,11 @@ autocommit mode (every statement its own transaction: a reader never keeps an ol
 REPEATABLE READ snapshot) and keeps it until the thread ends, the store closes, or the
 connection fails. A lease idle for longer than :data:`IDLE_SECONDS` goes back to the pool and
 is checked out again, so ``pool_pre_ping`` and ``pool_recycle`` still catch connections the
-server or a firewall dropped while nobody used them.
+server or a firewall dropped while nobody used them. A lease idle for longer than
+:data:`PEEK_SECONDS` is first looked at without a round trip (a non-blocking peek at its
+socket): a server that closed it meanwhile (an idle timeout such as MySQL's
+``wait_timeout``) has left an end of file or a last error message there, and the lease is
+replaced before the call, so a write is never sent on a connection known to be gone.
 
 An in-memory SQLite database is one connection (``StaticPool``): every thread shares one lease
 and takes its lock for each call.
@@ -18,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
+import socket
 import threading
 import time
 import weakref
@@ -27,52 +31,25 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
-from kv_core import InvalidKeyError, KVError, StoreUnavailable
+from kv_core import (
+    AccessDeniedError,
+    InvalidKeyError,
+    KVError,
+    OutOfSpaceError,
+    ReadOnlyError,
+    StoreUnavailable,
+)
 
-try:
-    from kv_core import AccessDeniedError
-except ImportError:  # pragma: no cover - kv-core 0.1 has no such error: refusals stay unavailable
-    from kv_core import StoreUnavailable as AccessDeniedError  # type: ignore[assignment]
+from ._failures import access_denied, driver_error, is_out_of_space, is_read_only, timed_out
 
-__all__ = [
-    "IDLE_SECONDS",
-    "ConnectionLeases",
-    "Lease",
-    "access_denied",
-    "connection_failure",
-    "driver_error",
-    "is_deadlock",
-    "is_retryable",
-    "leases_for",
-]
+__all__ = ["IDLE_SECONDS", "PEEK_SECONDS", "ConnectionLeases", "Lease", "leases_for"]
 
 logger = logging.getLogger(__name__)
 
 IDLE_SECONDS = 10.0
+#: A lease idle this long is checked for a server that hung up meanwhile before it is used.
+PEEK_SECONDS = 1.0
 
-# Deadlocks and lock waits: the whole transaction is retried. MariaDB reports a deadlock on
-# the table's AUTO-INC lock (taken by INSERT ... SELECT) as 1467, "Failed to read
-# auto-increment value from storage engine".
-_MYSQL_RETRY_CODES = frozenset({1205, 1213, 1467})
-_POSTGRES_RETRY_STATES = frozenset({"40001", "40P01", "55P03"})
-# Of those, the ones where another transaction went ahead (not a timeout).
-_MYSQL_DEADLOCK_CODES = frozenset({1213, 1467})
-_POSTGRES_DEADLOCK_STATES = frozenset({"40001", "40P01"})
-_SQLITE_BUSY_CODES = frozenset({5, 6})
-# The server said no, and will say it again: credentials, privileges, no such database.
-# MySQL/MariaDB: 1044 no access to the database, 1045 wrong user or password, 1049 unknown
-# database, 1142/1143 command or column denied, 1227 privilege needed, 1698 socket auth.
-_MYSQL_DENIED_CODES = frozenset({1044, 1045, 1049, 1142, 1143, 1227, 1698})
-# PostgreSQL: 28000/28P01 authorization or password, 3D000 unknown database, 42501 privilege.
-_POSTGRES_DENIED_STATES = frozenset({"28000", "28P01", "3D000", "42501"})
-# libpq reports a refused connection as text only (no SQLSTATE); the server's own words,
-# in its default English messages.
-_POSTGRES_DENIED_TEXT = re.compile(
-    r"FATAL:\s+(?:password authentication failed|role \".*\" does not exist"
-    r"|database \".*\" does not exist|no pg_hba\.conf entry|permission denied for database"
-    r"|\w+ authentication failed)"
-)
-_SQLITE_CANTOPEN = 14
 _FORKED_AWAY: list[Any] = []
 
 
@@ -116,14 +93,42 @@ class Lease:
                 logger.debug("invalidating a dropped connection failed", exc_info=True)
 
     def invalidate(self, error: BaseException | None) -> None:
-        """Close the connection for good and remove it from the pool."""
+        """Close the cursor and the connection for good, and remove it from the pool."""
         fairy, self.fairy = self.fairy, None
         if fairy is None:
             return
+        # The cursor first: an open SQLite statement keeps the database and its journal
+        # open after the connection is closed, for as long as anything (a traceback of the
+        # error that got us here) refers to the cursor.
+        with contextlib.suppress(Exception):
+            self.cursor.close()
         try:
             fairy.invalidate(error if isinstance(error, Exception) else None)
         except Exception:
             logger.debug("invalidating a failed connection failed", exc_info=True)
+
+    def alive(self) -> bool:
+        """Whether the server may still be at the other end, seen without a round trip.
+
+        An idle connection has nothing to read: an end of file, a reset, or bytes the
+        server sent unasked (MySQL's and PostgreSQL's last error before they hang up) mean
+        it is gone. A connection without a socket (SQLite) is always alive.
+        """
+        fd = _socket_of(self.connection)
+        if fd is None:
+            return True
+        if fd < 0:
+            return False
+        probe = socket.socket(fileno=fd)
+        try:
+            probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.detach()  # the driver's socket, not ours to close
+        return False
 
     def __del__(self) -> None:
         # The thread that held this lease has ended: its thread-local storage is gone.
@@ -132,72 +137,18 @@ class Lease:
                 self.release()
 
 
-def driver_error(error: BaseException) -> BaseException:
-    """The DB-API exception inside a SQLAlchemy wrapper, or *error* itself."""
-    if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
-        return error.orig
-    return error
-
-
-def access_denied(dialect_name: str, error: BaseException, database: str | None = None) -> bool:
-    """Whether *error* is the server refusing the login, a privilege or an unknown database.
-
-    For SQLite, whose files are made on first use, a file that cannot be opened because its
-    folder (*database*'s) does not exist.
-    """
-    if dialect_name in ("mysql", "mariadb"):
-        args: tuple[Any, ...] = getattr(error, "args", ())
-        return bool(args) and args[0] in _MYSQL_DENIED_CODES
-    if dialect_name == "postgresql":
-        state = getattr(error, "sqlstate", None)
-        if state is not None:
-            return state in _POSTGRES_DENIED_STATES
-        return _POSTGRES_DENIED_TEXT.search(str(error)) is not None
-    if dialect_name == "sqlite":
-        code = getattr(error, "sqlite_errorcode", None)
-        if code is None or code & 0xFF != _SQLITE_CANTOPEN or not database:
-            return False
-        return not os.path.isdir(os.path.dirname(os.path.abspath(database)))
-    return False
-
-
-def connection_failure(engine: Engine, error: BaseException, doing: str) -> KVError | None:
-    """The kv error for *error*, raised by the driver while trying to *doing*; ``None`` if
-    it is neither a refusal nor a connection problem (the caller re-raises it)."""
-    dialect = engine.dialect
-    database = engine.url.database
-    if access_denied(dialect.name, error, database):
-        if dialect.name == "sqlite":
-            folder = os.path.dirname(os.path.abspath(database or ""))
-            return AccessDeniedError(f"cannot {doing}: the folder {folder} does not exist")
-        return AccessDeniedError(f"access denied trying to {doing}: {error}")
-    dbapi = dialect.loaded_dbapi
-    if isinstance(error, dbapi.OperationalError | dbapi.InterfaceError | OSError):
-        return StoreUnavailable(f"cannot reach the database to {doing}: {error}")
-    return None
-
-
-def is_retryable(dialect_name: str, error: BaseException) -> bool:
-    """Whether *error* is a deadlock or lock timeout after which a transaction may be rerun."""
-    if dialect_name in ("mysql", "mariadb"):
-        args: tuple[Any, ...] = getattr(error, "args", ())
-        return bool(args) and args[0] in _MYSQL_RETRY_CODES
-    if dialect_name == "postgresql":
-        return getattr(error, "sqlstate", None) in _POSTGRES_RETRY_STATES
-    if dialect_name == "sqlite":
-        code = getattr(error, "sqlite_errorcode", None)
-        return code is not None and code & 0xFF in _SQLITE_BUSY_CODES
-    return False
-
-
-def is_deadlock(dialect_name: str, error: BaseException) -> bool:
-    """Whether *error* is a deadlock or serialization failure: another transaction won."""
-    if dialect_name in ("mysql", "mariadb"):
-        args: tuple[Any, ...] = getattr(error, "args", ())
-        return bool(args) and args[0] in _MYSQL_DEADLOCK_CODES
-    if dialect_name == "postgresql":
-        return getattr(error, "sqlstate", None) in _POSTGRES_DEADLOCK_STATES
-    return False
+def _socket_of(connection: Any) -> int | None:
+    """The socket of a DB-API connection: its descriptor, -1 if closed, None if it has none."""
+    if hasattr(connection, "_sock"):  # PyMySQL
+        sock = connection._sock
+        return -1 if sock is None else int(sock.fileno())
+    fileno = getattr(connection, "fileno", None)  # psycopg, mysqlclient
+    if not callable(fileno):
+        return None
+    try:
+        return int(fileno())
+    except Exception:  # noqa: BLE001 - a closed connection refuses, each driver its own way
+        return -1
 
 
 class ConnectionLeases:
@@ -236,9 +187,15 @@ class ConnectionLeases:
         lease: Lease | None = getattr(self._local, "lease", None)
         if lease is not None and lease.generation == self._generation:
             now = time.monotonic()
-            if now - lease.used < IDLE_SECONDS:
+            idle = now - lease.used
+            if idle < IDLE_SECONDS and (idle < PEEK_SECONDS or lease.alive()):
                 lease.used = now
                 return lease
+            if idle < IDLE_SECONDS:
+                # Found closed by the server: not worth a round trip to give it back.
+                self._local.lease = None
+                lease.invalidate(None)
+                lease = None
         return self._renew_local(lease)
 
     def _renew_shared(self) -> Lease:
@@ -291,13 +248,40 @@ class ConnectionLeases:
             self._leases.add(lease)
         return lease
 
+    def lost(self, lease: Lease, error: BaseException) -> bool:
+        """Whether *error* shows that *lease*'s connection was already gone (closed or reset).
+
+        Then the connection is dropped, and an idempotent read may be run once more on a
+        new one. A timeout is not that: the server may be frozen, and a second try would
+        wait as long again. Writes never ask: one sent may have run.
+        """
+        if self._shared_mode or not isinstance(error, Exception):
+            return False
+        error = driver_error(error)
+        if timed_out(error):
+            return False
+        if isinstance(error, self._dbapi_error):
+            try:
+                gone = self._dialect.is_disconnect(error, lease.connection, lease.cursor)  # type: ignore[arg-type]
+            except Exception:
+                logger.debug("is_disconnect failed", exc_info=True)
+                gone = False
+        else:
+            gone = isinstance(error, OSError | EOFError)
+        if gone:
+            self._drop(lease, error)
+            self._generation += 1
+        return gone
+
     def failed(self, lease: Lease, error: BaseException) -> None:
         """Deal with *error* raised while *lease* was in use.
 
         Raise :class:`StoreUnavailable` (from the driver's error) for connection problems,
-        after dropping the connection so the next call checks out a fresh one; a kv error for
-        data the database refused (a key too long for the table's column: never a raw driver
-        error); return for other errors, which the caller re-raises.
+        after dropping the connection so the next call checks out a fresh one;
+        ``OutOfSpaceError`` for a database out of room, ``ReadOnlyError`` for one that takes
+        no writes; a kv error for data the database refused (a key too long for the table's
+        column: never a raw driver error); return for other errors, which the caller
+        re-raises.
         """
         if not isinstance(error, Exception):
             # Interrupted (KeyboardInterrupt ...) mid-statement: the connection may hold an
@@ -311,10 +295,17 @@ class ConnectionLeases:
                 msg = f"database connection failed: {error}"
                 raise StoreUnavailable(msg) from error
             return
-        if access_denied(self._dialect.name, error, self._engine.url.database):
+        name = self._dialect.name
+        if access_denied(name, error, self._engine.url.database):
             # The connection is fine; the server refused this statement (a privilege).
             msg = f"the database refused access: {error}"
             raise AccessDeniedError(msg) from error
+        if is_out_of_space(name, error):
+            msg = f"the database is out of space: {error}"
+            raise OutOfSpaceError(msg) from error
+        if is_read_only(name, error):
+            msg = f"the database refuses writes (read-only): {error}"
+            raise ReadOnlyError(msg) from error
         dbapi = self._dialect.loaded_dbapi
         disconnect = False
         try:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import time
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, inspect
 from sqlalchemy import exc as sa_exc
@@ -16,7 +18,8 @@ from sqlalchemy.types import BINARY, VARBINARY, LargeBinary
 
 from kv_core import InvalidStoreURL, UnknownStoreError, redact_url
 
-from ._connections import connection_failure, driver_error, is_retryable
+from ._deadlines import apply_deadlines
+from ._failures import connection_failure, driver_error, is_retryable
 from ._schema import build_table
 
 __all__ = [
@@ -26,6 +29,8 @@ __all__ = [
     "label_capacity",
     "make_engine",
     "mysql_setup",
+    "require_table",
+    "sqlite_read_only",
     "sqlite_setup",
 ]
 
@@ -110,6 +115,63 @@ def _check_driver(url: URL, shown: str) -> None:
         raise InvalidStoreURL(msg)
 
 
+# SQLite URI parameters (https://sqlite.org/uri.html), which SQLAlchemy passes on only with
+# uri=true; kv-sql adds it.
+_SQLITE_URI_OPTIONS = ("mode", "cache", "nolock", "immutable", "vfs", "modeof", "psow")
+_TRUE = ("1", "true", "yes", "on")
+
+
+def sqlite_read_only(url: URL) -> bool:
+    """Whether *url* opens a SQLite database read-only (``mode=ro`` or ``immutable=1``)."""
+    if url.get_backend_name() != "sqlite":
+        return False
+    query = url.query
+    return query.get("mode") == "ro" or str(query.get("immutable", "")).lower() in _TRUE
+
+
+def _is_wal(path: str) -> bool:
+    # The header's "file format write version" (byte 18) is 2 for WAL.
+    try:
+        with open(path, "rb") as file:
+            header = file.read(20)
+    except OSError:
+        return False
+    return len(header) == 20 and header.startswith(b"SQLite format 3\0") and header[18] == 2
+
+
+def _sqlite_file_url(url: URL) -> URL:
+    """*url* as a SQLite URI (``file:...?mode=ro``) when it has URI options or is read-only.
+
+    A file this process cannot write (or whose directory it cannot write, where SQLite
+    keeps the journal) is opened with ``mode=ro``. A WAL database needs its ``-shm`` file
+    even to be read: on a read-only file system without one, SQLite can only open it as
+    ``immutable=1``, which is safe there, since nothing can change the file.
+    """
+    query = dict(url.query)
+    if str(query.get("uri", "")).lower() in _TRUE:
+        return url
+    options = {name: query.pop(name) for name in _SQLITE_URI_OPTIONS if name in query}
+    path = os.path.abspath(url.database or "")
+    directory = os.path.dirname(path)
+    exists = os.path.exists(path)
+    if exists and not (os.access(path, os.W_OK) and os.access(directory, os.W_OK)):
+        options.setdefault("mode", "ro")
+    if options.get("mode") == "ro" and exists and "immutable" not in options:
+        shm_missing = not os.path.exists(f"{path}-shm")
+        if _is_wal(path) and shm_missing and not os.access(directory, os.W_OK):
+            if not os.statvfs(directory).f_flag & os.ST_RDONLY:
+                msg = (
+                    f"cannot open {path!r} read-only: it is a WAL database without its -shm "
+                    "file, in a directory this process cannot write; add immutable=1 to the "
+                    "URL if nothing else writes the database meanwhile"
+                )
+                raise InvalidStoreURL(msg)
+            options["immutable"] = "1"
+    if not options:
+        return url
+    return url.set(database=f"file:{quote(path)}", query={**query, **options, "uri": "true"})
+
+
 def _with_driver(url: URL) -> URL:
     if "+" in url.drivername:
         return url
@@ -127,8 +189,9 @@ def make_engine(url_or_text: str | URL, engine_kwargs: dict[str, Any] | None) ->
 
     Defaults: ``pool_pre_ping=True``; an in-memory SQLite database gets ``StaticPool`` (one
     connection shared by every thread, so they all see the same data); a SQLite file gets a
-    30 s busy timeout. Server pools get ``max_overflow=-1``: each thread using a store holds
-    one connection (see the README), so a fixed cap would make the extra threads wait.
+    30 s busy timeout, and is opened read-only if it cannot be written. Server pools get
+    ``max_overflow=-1``: each thread using a store holds one connection (see the README), so
+    a fixed cap would make the extra threads wait; and the deadlines of ``_deadlines``.
     """
     text = url_or_text
     if isinstance(text, str) and text.strip() == "sqlite://:memory:":
@@ -152,18 +215,23 @@ def make_engine(url_or_text: str | URL, engine_kwargs: dict[str, Any] | None) ->
             kwargs.pop("pool_pre_ping")
             connect_args["check_same_thread"] = False
         else:
+            url = _sqlite_file_url(url)
             connect_args["timeout"] = 30.0
             connect_args["check_same_thread"] = False
     if "poolclass" not in kwargs and "poolclass" not in user and "pool" not in user:
         kwargs["max_overflow"] = -1
     connect_args.update(user.pop("connect_args", {}) or {})
+    url, install = apply_deadlines(url, connect_args)
     kwargs.update(user)
     if connect_args:
         kwargs["connect_args"] = connect_args
     try:
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
     except ImportError as exc:
         raise _missing_driver(url, exc) from exc
+    if install is not None:
+        install(engine)
+    return engine
 
 
 def sqlite_setup(connection: Any) -> None:
@@ -227,6 +295,21 @@ def create_table(engine: Engine, table_name: str, key_length: int, *, wal: bool)
         if error is None:
             raise
         raise error from cause
+
+
+def require_table(engine: Engine, table_name: str) -> None:
+    """Check that a read-only database has the table, since it cannot be created there."""
+    try:
+        found = inspect(engine).has_table(table_name)
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        cause = driver_error(exc)
+        error = connection_failure(engine, cause, f"read table {table_name!r}")
+        if error is None:
+            raise
+        raise error from cause
+    if not found:
+        msg = f"table {table_name!r} does not exist, and the database is read-only"
+        raise ValueError(msg)
 
 
 def label_capacity(engine: Engine, table_name: str) -> tuple[int, str] | None:

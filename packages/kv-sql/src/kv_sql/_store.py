@@ -25,7 +25,7 @@ from kv_core import (
 )
 from kv_core.codec import Deserializer, Serializer
 
-from ._connections import ConnectionLeases, is_deadlock, is_retryable, leases_for
+from ._connections import ConnectionLeases, leases_for
 from ._engine import (
     create_table,
     create_table_ddl,
@@ -33,8 +33,11 @@ from ._engine import (
     label_capacity,
     make_engine,
     mysql_setup,
+    require_table,
+    sqlite_read_only,
     sqlite_setup,
 )
+from ._failures import is_deadlock, is_retryable
 from ._schema import validate_table_name
 from ._sql import Statements, prefix_bounds
 
@@ -67,6 +70,15 @@ class Version:
     created: datetime | None
     deleted: bool
     value: Any
+
+
+def _fetchone(cursor: Any) -> Any:
+    return cursor.fetchone()
+
+
+def _fetchall(cursor: Any) -> list[Any]:
+    rows: list[Any] = cursor.fetchall()
+    return rows
 
 
 def _utc_naive(moment: datetime) -> datetime:
@@ -157,6 +169,8 @@ class GenericSqlDict(Store):
         self._row_locks = name in _MYSQL
         self._lock_salt = f"kv-sql\0{table_name}\0".encode()
         self._snapshot = None if snapshot_time is None else _utc_naive(snapshot_time)
+        self._read_only_db = sqlite_read_only(engine.url)
+        self._writable = self._snapshot is None and not self._read_only_db
         self._at: tuple[Any, ...] = (
             () if self._snapshot is None else (self._db_time(self._snapshot),)
         )
@@ -165,7 +179,9 @@ class GenericSqlDict(Store):
         self._owns_leases = _leases is None
         try:
             if _leases is None:
-                if not self._memory:
+                if self._read_only_db:
+                    require_table(engine, table_name)
+                elif not self._memory:
                     create_table(engine, table_name, key_length, wal=name == "sqlite")
                     self._check_capacity()
                 setup = None
@@ -230,29 +246,43 @@ class GenericSqlDict(Store):
     def _label(self, raw: Any) -> str:
         return raw.decode() if isinstance(raw, bytes | bytearray) else raw
 
-    def _query_one(self, sql: str, params: tuple[Any, ...]) -> Any:
+    def _query(self, sql: str, params: tuple[Any, ...], fetch: Callable[[Any], T]) -> T:
+        """Run one statement that only reads, and *fetch* its rows from the cursor.
+
+        If the connection turns out to have been closed or reset by the server (an idle
+        timeout, a restart, a ``KILL``), the read runs once more on a new connection: it
+        changes nothing, so running it twice is harmless. Never for writes.
+        """
         lease = self._leases.lease()
         with lease.lock:
             try:
                 cur = lease.cursor
                 cur.execute(sql, params)
-                row = cur.fetchone()
+                return fetch(cur)
             except BaseException as exc:
-                self._leases.failed(lease, exc)
-                raise
-        return None if row is None else row[0]
+                if not self._leases.lost(lease, exc):
+                    self._leases.failed(lease, exc)
+                    raise
+        return self._query_again(sql, params, fetch)
 
-    def _query_all(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def _query_again(self, sql: str, params: tuple[Any, ...], fetch: Callable[[Any], T]) -> T:
+        """The one rerun of a read whose connection was lost, on a new connection."""
         lease = self._leases.lease()
         with lease.lock:
             try:
                 cur = lease.cursor
-                cur.execute(sql, tuple(params))
-                rows: list[Any] = cur.fetchall()
+                cur.execute(sql, params)
+                return fetch(cur)
             except BaseException as exc:
                 self._leases.failed(lease, exc)
                 raise
-        return rows
+
+    def _query_one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        row = self._query(sql, params, _fetchone)
+        return None if row is None else row[0]
+
+    def _query_all(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return self._query(sql, tuple(params), _fetchall)
 
     def _transact(self, body: Callable[[Any], T], *, begin: bool) -> T:
         """Run *body(cursor)*, in one transaction if *begin*, rerunning it after deadlocks.
@@ -305,7 +335,10 @@ class GenericSqlDict(Store):
             cursor.execute(self._st.rollback)
 
     def _read_only(self) -> NoReturn:
-        msg = f"{type(self).__name__} is a snapshot as of {self._snapshot} UTC: it is read-only"
+        if self._snapshot is not None:
+            msg = f"{type(self).__name__} is a snapshot as of {self._snapshot} UTC: it is read-only"
+        else:
+            msg = f"{type(self).__name__} opened its database read-only ({self._describe()})"
         raise ReadOnlyError(msg)
 
     def _check_size(self, value: bytes) -> None:
@@ -432,14 +465,20 @@ class GenericSqlDict(Store):
         params = (key.encode(),) if self._binary_keys else (key,)
         if self._at:
             params += self._at
+        lost = False
         with lease.lock:
             try:
                 cur = lease.cursor
                 cur.execute(self._st.get, params)
                 row = cur.fetchone()
             except BaseException as exc:
-                self._leases.failed(lease, exc)
-                raise
+                # The hot path of _query, written out: lost connections are read again there.
+                if not self._leases.lost(lease, exc):
+                    self._leases.failed(lease, exc)
+                    raise
+                lost = True
+        if lost:
+            row = self._query_again(self._st.get, params, _fetchone)
         if row is None or row[1]:
             raise KeyError(key)
         item = row[0]
@@ -523,7 +562,7 @@ class GenericSqlDict(Store):
     # -- writes ----------------------------------------------------------------------------
 
     def _write(self, key: str, value: bytes) -> None:
-        if self._snapshot is not None:
+        if not self._writable:
             self._read_only()
         label = key.encode() if self._binary_keys else key
         params = (label, value, self._now())
@@ -552,7 +591,7 @@ class GenericSqlDict(Store):
         return seq
 
     def _write_many(self, items: Sequence[tuple[str, bytes]]) -> None:
-        if self._snapshot is not None:
+        if not self._writable:
             self._read_only()
         now = self._now()
         rows = [(self._kp(key), value, now) for key, value in items]
@@ -622,7 +661,7 @@ class GenericSqlDict(Store):
         return int(cur.lastrowid), row[1]
 
     def _delete(self, key: str) -> None:
-        if self._snapshot is not None:
+        if not self._writable:
             self._read_only()
         label = self._kp(key)
         locking = self._key_locks or self._row_locks
@@ -641,7 +680,7 @@ class GenericSqlDict(Store):
         self._transact(delete, begin=locking or self._prune)
 
     def _delete_many(self, keys: Sequence[str]) -> None:
-        if self._snapshot is not None:
+        if not self._writable:
             self._read_only()
         labels = [self._kp(key) for key in keys]
         # Locks taken in one order: two batches deleting the same keys do not deadlock.
@@ -664,7 +703,7 @@ class GenericSqlDict(Store):
         self._transact(delete, begin=True)
 
     def _pop(self, key: str) -> bytes:
-        if self._snapshot is not None:
+        if not self._writable:
             self._read_only()
         label = self._kp(key)
         if self._key_locks or self._row_locks:
@@ -698,13 +737,13 @@ class GenericSqlDict(Store):
 
     def set_many(self, items: Any) -> None:
         """Store every pair in one transaction (``ReadOnlyError`` on a snapshot, even if empty)."""
-        if self._snapshot is not None:
+        if not self._writable:
             self._read_only()
         super().set_many(items)
 
     def delete_many(self, keys: Any) -> None:
         """Remove those of *keys* that exist, in one transaction; missing keys are ignored."""
-        if self._snapshot is not None:
+        if not self._writable:
             self._read_only()
         super().delete_many(keys)
 
@@ -728,12 +767,12 @@ class GenericSqlDict(Store):
 
     def popitem(self) -> tuple[str, Any]:
         """Remove and return some ``(key, value)`` pair; ``KeyError`` if the store is empty."""
-        if self._snapshot is not None:
+        if not self._writable:
             self._read_only()
         return super().popitem()
 
     def _clear(self) -> None:
-        if self._snapshot is not None:
+        if not self._writable:
             self._read_only()
         if self._prune:
             sql = self._st.clear_all

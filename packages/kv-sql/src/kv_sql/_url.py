@@ -45,6 +45,7 @@ _DRIVER_OPTIONS = {
         "ssl_disabled",
     ),
     "postgresql": (
+        "read_timeout",  # kv-sql's own deadline for each answer (see _deadlines)
         "sslmode",
         "sslrootcert",
         "sslcert",
