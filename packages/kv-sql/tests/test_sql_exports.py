@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 import kv_sql
 
 
@@ -13,5 +15,5 @@ def test_all_is_complete_and_sorted() -> None:
 
 
 def test_version() -> None:
-    """The version is a string."""
-    assert kv_sql.__version__ == "0.1.0"
+    """The version is the installed distribution's."""
+    assert kv_sql.__version__ == version("kv-sql")
