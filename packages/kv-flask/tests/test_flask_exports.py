@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 import kv_flask
 
 
@@ -14,5 +16,5 @@ def test_all_is_complete_and_sorted():
 
 
 def test_version():
-    """The version comes from __about__."""
-    assert kv_flask.__version__ == "0.1.0"
+    """The version comes from __about__, the installed distribution's."""
+    assert kv_flask.__version__ == version("kv-flask")
