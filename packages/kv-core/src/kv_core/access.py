@@ -26,6 +26,7 @@ class ReadOnlyDict(Wrapper):
         self._store = store
         (self._link,) = self._links
         self._encode = IDENTITY
+        self._forward(ReadOnlyDict, reads=True, writes=False)
 
     def _accepts_writes(self) -> bool:
         return False
@@ -77,6 +78,7 @@ class WriteOnlyDict(Wrapper):
         super().__init__([store])
         self._store = store
         (self._link,) = self._links
+        self._forward(WriteOnlyDict, reads=False, writes=True)
 
     def _serves_reads(self) -> bool:
         return False

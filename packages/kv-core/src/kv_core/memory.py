@@ -17,8 +17,8 @@ __all__ = ["MemoryDict", "open_memory_url"]
 class MemoryDict(Store):
     """A thread-safe store in this process's memory; the reference every backend is held to.
 
-    Single reads and writes are one ``dict`` operation each, atomic in CPython; operations of
-    several steps (``pop``, ``setdefault``, batches, ``clear``) hold a lock.
+    Single reads, writes and deletes are one ``dict`` operation each, atomic in CPython;
+    operations of several steps (``pop``, ``setdefault``, batches, ``clear``) hold a lock.
 
     Nothing is kept after the process ends. A forked child gets a copy of the data as it was
     at the fork; later writes in either process are not seen by the other.
@@ -53,15 +53,15 @@ class MemoryDict(Store):
             self.update(initial)
 
     def _bind_dict_methods(self) -> None:
-        # The primitives that are one dict operation are the dict's own (C) methods on each
-        # instance, so a wrapper over this store reaches the dict without a Python call. A
-        # subclass that overrides one of them keeps its override.
+        # The read primitives are the dict's own (C) methods on each instance, so a wrapper
+        # over this store reaches the dict without a Python call. (Not the writes: a bound
+        # dict.__setitem__ is a slot wrapper, slower to call than a method.) A subclass that
+        # overrides one of them keeps its override.
         data = self._data
         cls = type(self)
         for name, method in (
             ("_read", data.__getitem__),
             ("_get", data.get),
-            ("_write", data.__setitem__),
             ("_contains", data.__contains__),
         ):
             if getattr(cls, name) is getattr(MemoryDict, name):
@@ -118,8 +118,7 @@ class MemoryDict(Store):
         self._data[key] = value
 
     def _delete(self, key: str) -> None:
-        with self._lock:
-            del self._data[key]
+        del self._data[key]
 
     def _pop(self, key: str) -> bytes:
         with self._lock:

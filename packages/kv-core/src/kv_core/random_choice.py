@@ -7,11 +7,14 @@ from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any, TypeVar
 
 from .errors import StoreUnavailable
-from .wrapping import Link, Wrapper, encoder_for
+from .store import MISSING
+from .wrapping import SUBSCRIPT, Link, Wrapper, encoder_for
 
 __all__ = ["RandomChoiceDict"]
 
 _T = TypeVar("_T")
+_DRAWN = 1024
+_MAX_STORES = 255  # an index is one byte, and 0xFF marks a byte dropped
 
 
 class RandomChoiceDict(Wrapper):
@@ -34,8 +37,15 @@ class RandomChoiceDict(Wrapper):
             raise ValueError(msg)
         super().__init__(stores)
         self._random = random.Random()
-        self._uniform = self._random.random
-        self._encode = encoder_for(self._links)
+        self._picks: Iterator[int] = iter(())
+        count = len(self._links)
+        if count > _MAX_STORES:
+            msg = f"RandomChoiceDict takes at most {_MAX_STORES} stores, not {count}"
+            raise ValueError(msg)
+        fair = 256 - 256 % count
+        self._table = bytes(byte % count if byte < fair else 0xFF for byte in range(256))
+        self._getters = tuple(link.get for link in self._links)
+        self._encode, self._one_codec = encoder_for(self._links)
 
     def _check_key(self, key: Any) -> Any:
         """Check *key* with every reachable store.
@@ -59,8 +69,21 @@ class RandomChoiceDict(Wrapper):
         return key
 
     def _pick(self) -> int:
-        # random() and a product: a fraction of the cost of Random.choice, same spread.
-        return int(self._uniform() * len(self._links))
+        try:
+            return next(self._picks)
+        except StopIteration:
+            return self._draw()
+
+    def _draw(self) -> int:
+        # Picks are drawn _DRAWN at a time, in C: random bytes, each mapped to a store's
+        # index by a table (bytes past the largest multiple of the store count are dropped,
+        # so every store is equally likely). Drawing one per call with Random.choice costs
+        # about what a whole read of a MemoryDict does. Two threads drawing at once just
+        # replace each other's batch.
+        drawn = self._random.randbytes(_DRAWN).translate(self._table).replace(b"\xff", b"")
+        picks = iter(drawn)
+        self._picks = picks
+        return next(picks, 0)
 
     def _read_any(self, read: Callable[[Link], _T]) -> _T:
         first = self._pick()
@@ -78,12 +101,24 @@ class RandomChoiceDict(Wrapper):
                 error = exc
         raise error
 
-    def _get(self, key: Any, default: Any) -> Any:
-        index = self._pick()
+    def _get(self, key: Any, default: Any = SUBSCRIPT) -> Any:
+        if default is SUBSCRIPT and (self._checks_keys or type(key) is not str):
+            key = self._check_key(key)
         try:
-            return self._links[index].get(key, default)
+            index = next(self._picks)  # _pick(), inline on the hottest path
+        except StopIteration:
+            index = self._draw()
+        try:
+            value = self._getters[index](key, MISSING)
         except StoreUnavailable as exc:
-            return self._fail_over(lambda link: link.get(key, default), index, exc)
+            value = self._fail_over(lambda link: link.get(key, MISSING), index, exc)
+        if value is not MISSING:
+            return value
+        if default is SUBSCRIPT:
+            raise KeyError(key)
+        return default
+
+    __getitem__ = _get  # see SUBSCRIPT
 
     def _contains(self, key: Any) -> bool:
         return self._read_any(lambda link: link.contains(key))
@@ -113,16 +148,18 @@ class RandomChoiceDict(Wrapper):
         assert last is not None
         raise last
 
-    # Writes take the values encoded for every store (see encoder_for) and give the picked
+    # Writes take the value encoded for every store (see encoder_for) and give the picked
     # store its own.
 
     def _write(self, key: Any, value: Any) -> None:
         index = self._pick()
-        self._links[index].write(key, value[index])
+        self._links[index].write(key, value if self._one_codec else value[index])
 
     def _write_many(self, items: Sequence[tuple[Any, Any]]) -> None:
         index = self._pick()
-        self._links[index].write_many([(key, values[index]) for key, values in items])
+        if not self._one_codec:
+            items = [(key, values[index]) for key, values in items]
+        self._links[index].write_many(items)
 
     def _delete(self, key: Any) -> None:
         self._links[self._pick()].delete(key)

@@ -75,6 +75,7 @@ class SerializedDict(Wrapper):
                 self._encode = lambda value: inner_encode(value_serialize(value))
         if value_deserialize is not None:
             self._decode = value_deserialize
+        self._forward(SerializedDict, reads=True, writes=True)
 
     @property
     def capabilities(self) -> Capabilities:

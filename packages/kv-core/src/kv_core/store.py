@@ -252,7 +252,7 @@ class Store(MutableMapping[str, Any], abc.ABC):
     def __contains__(self, key: object) -> bool:
         if self._checks_keys or type(key) is not str:
             key = self._check_key(key)
-        return self._contains(key)  # type: ignore[arg-type]
+        return self._contains(key)
 
     def __iter__(self) -> Iterator[str]:
         return self._iter_keys("")

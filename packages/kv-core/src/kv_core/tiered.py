@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import KVError, StoreUnavailable
 from .store import MISSING
-from .wrapping import Wrapper, accepts_writes, encoder_for, serves_reads
+from .wrapping import SUBSCRIPT, Wrapper, accepts_writes, encoder_for, serves_reads
 
 __all__ = ["TieredStorageDict"]
 
@@ -74,9 +74,12 @@ class TieredStorageDict(Wrapper):
         # them (the originals' tier, then the copies, tail towards head); a tier skipped
         # here would answer nothing or discard the write.
         self._readers = tuple((depth, links[depth]) for depth in readers)
+        self._getters = tuple((depth, link.get) for depth, link in self._readers)
         order = (*reversed(range(self._truth, len(tiers))), *reversed(self._copies))
         self._written = tuple(links[depth] for depth in order if depth in self._writable)
-        self._encode = encoder_for(self._written)
+        self._encode, self._one_codec = encoder_for(self._written)
+        self._invalidators = tuple(links[depth].delete for depth in self._copies)
+        self._writers = tuple(link.write for link in self._written)
 
     # -- tiers that are down ---------------------------------------------------------------
 
@@ -126,11 +129,13 @@ class TieredStorageDict(Wrapper):
                     "tier %d may keep a promoted copy of %d keys: %r", depth, len(changed), exc
                 )
 
-    def _get(self, key: Any, default: Any) -> Any:
+    def _get(self, key: Any, default: Any = SUBSCRIPT) -> Any:
+        if default is SUBSCRIPT and (self._checks_keys or type(key) is not str):
+            key = self._check_key(key)
         lost: StoreUnavailable | None = None
-        for depth, link in self._readers:
+        for depth, get in self._getters:
             try:
-                value = link.get(key, MISSING)
+                value = get(key, MISSING)
             except StoreUnavailable as exc:
                 self._skip(depth, exc)
                 if depth in self._answering:
@@ -143,7 +148,11 @@ class TieredStorageDict(Wrapper):
             return value
         if lost is not None:
             raise lost
+        if default is SUBSCRIPT:
+            raise KeyError(key)
         return default
+
+    __getitem__ = _get  # see SUBSCRIPT
 
     def _contains(self, key: Any) -> bool:
         lost: StoreUnavailable | None = None
@@ -208,14 +217,23 @@ class TieredStorageDict(Wrapper):
     # every codec has accepted it before the first tier is touched.
 
     def _write(self, key: Any, value: Any) -> None:
-        self._invalidate([key])
-        for link, encoded in zip(self._written, value, strict=True):
-            link.write(key, encoded)
+        for delete in self._invalidators:
+            # One key: _delete, cheaper than a batch where the copy holds it (the usual case).
+            try:  # noqa: SIM105 - contextlib.suppress costs two calls on every write
+                delete(key)
+            except KeyError:
+                pass
+        if self._one_codec:
+            for write in self._writers:
+                write(key, value)
+        else:
+            for write, encoded in zip(self._writers, value, strict=True):
+                write(key, encoded)
 
     def _write_many(self, items: Sequence[tuple[Any, Any]]) -> None:
         self._invalidate([key for key, _ in items])
         for index, link in enumerate(self._written):
-            link.write_many([(key, values[index]) for key, values in items])
+            link.write_many(items if self._one_codec else [(k, v[index]) for k, v in items])
 
     def _delete(self, key: Any) -> None:
         held = False
