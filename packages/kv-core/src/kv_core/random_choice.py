@@ -7,14 +7,13 @@ from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any, TypeVar
 
 from .errors import StoreUnavailable
-from .store import MISSING
+from .store import MISSING, Store
 from .wrapping import SUBSCRIPT, Link, Wrapper, encoder_for
 
 __all__ = ["RandomChoiceDict"]
 
 _T = TypeVar("_T")
 _DRAWN = 1024
-_MAX_STORES = 255  # an index is one byte, and 0xFF marks a byte dropped
 
 
 class RandomChoiceDict(Wrapper):
@@ -39,11 +38,12 @@ class RandomChoiceDict(Wrapper):
         self._random = random.Random()
         self._picks: Iterator[int] = iter(())
         count = len(self._links)
-        if count > _MAX_STORES:
-            msg = f"RandomChoiceDict takes at most {_MAX_STORES} stores, not {count}"
-            raise ValueError(msg)
         fair = 256 - 256 % count
-        self._table = bytes(byte % count if byte < fair else 0xFF for byte in range(256))
+        self._table: bytes | None = (
+            bytes(byte % count if byte < fair else 0xFF for byte in range(256))
+            if count <= 0xFF
+            else None
+        )
         self._getters = tuple(link.get for link in self._links)
         self._encode, self._one_codec = encoder_for(self._links)
 
@@ -55,7 +55,7 @@ class RandomChoiceDict(Wrapper):
         fails over.
         """
         if self._needs_str and not isinstance(key, str):
-            Wrapper._check_key(self, key)
+            Store._check_key(self, key)  # raises the TypeError every store raises
         for check in self._key_checks:
             try:
                 check(key)
@@ -76,12 +76,16 @@ class RandomChoiceDict(Wrapper):
 
     def _draw(self) -> int:
         # Picks are drawn _DRAWN at a time, in C: random bytes, each mapped to a store's
-        # index by a table (bytes past the largest multiple of the store count are dropped,
-        # so every store is equally likely). Drawing one per call with Random.choice costs
-        # about what a whole read of a MemoryDict does. Two threads drawing at once just
-        # replace each other's batch.
-        drawn = self._random.randbytes(_DRAWN).translate(self._table).replace(b"\xff", b"")
-        picks = iter(drawn)
+        # index by a table (bytes past the largest multiple of the store count become 0xFF
+        # and are dropped, so every store is equally likely). One Random.choice per call
+        # costs about what a whole read of a MemoryDict does. Two threads drawing at once
+        # just replace each other's batch.
+        picks: Iterator[int]
+        if self._table is None:  # more stores than a byte tells apart
+            picks = iter(self._random.choices(range(len(self._links)), k=_DRAWN))
+        else:
+            drawn = self._random.randbytes(_DRAWN).translate(self._table)
+            picks = iter(drawn.replace(b"\xff", b""))
         self._picks = picks
         return next(picks, 0)
 
