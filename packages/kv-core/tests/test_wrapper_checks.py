@@ -19,14 +19,14 @@ from kv_core import (
     WriteOnlyDict,
 )
 
-CHECKS: Counter[int] = Counter()
+checked: Counter[int] = Counter()
 
 
 class Counting(MemoryDict):
     """A store that counts how often its key check runs, and refuses keys with spaces."""
 
     def _validate_key(self, key: str) -> None:
-        CHECKS[id(self)] += 1
+        checked[id(self)] += 1
         if " " in key:
             raise InvalidKeyError(key)
 
@@ -98,12 +98,12 @@ def test_a_read_checks_each_key_once_in_every_tier() -> None:
     """Each tier's key check runs once per call, however deep the stack, then never again."""
     top, middle, bottom = Counting(), Counting(), Counting({"k": b"v"})
     store = TieredStorageDict([top, TieredStorageDict([middle, ReadOnlyDict(bottom)])])
-    CHECKS.clear()
+    checked.clear()
     assert store["k"] == b"v"
     assert store.get("k") == b"v"
     assert "k" in store
     store["j"] = b"w"
-    assert CHECKS == {id(top): 4, id(middle): 4, id(bottom): 4}
+    assert checked == {id(top): 4, id(middle): 4, id(bottom): 4}
 
 
 def test_a_key_any_tier_refuses_touches_no_tier() -> None:
