@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
-from .wrapping import Wrapper, delete_many_in, get_many_in, keys_in, set_many_in
+from .store import IDENTITY
+from .wrapping import Wrapper
 
 __all__ = ["ReadOnlyDict", "WriteOnlyDict"]
 
@@ -15,48 +16,51 @@ class ReadOnlyDict(Wrapper):
 
     That is the point: in a :class:`~kv_core.TieredStorageDict` a read replica wrapped in
     ``ReadOnlyDict`` serves reads and is skipped on write. ``del`` of a key the store does not
-    hold still raises ``KeyError``, as on a dict; ``pop`` returns the value and keeps it.
+    hold still raises ``KeyError``, as on a dict; ``pop`` returns the value and keeps it. A
+    discarded write still refuses a key the store could never hold; its value is not
+    encoded, since nothing is stored.
     """
 
     def __init__(self, store: MutableMapping[Any, Any]) -> None:
         super().__init__([store])
         self._store = store
+        (self._link,) = self._links
+        self._encode = IDENTITY
+        self._forward(ReadOnlyDict, reads=True, writes=False)
 
     def _accepts_writes(self) -> bool:
         return False
 
-    def _read(self, key: Any) -> Any:
-        return self._store[key]
+    def _get(self, key: Any, default: Any) -> Any:
+        return self._link.get(key, default)
 
     def _contains(self, key: Any) -> bool:
-        return key in self._store
+        return self._link.contains(key)
 
     def _iter_keys(self, prefix: str) -> Iterator[Any]:
-        return keys_in(self._store, prefix)
+        return self._link.keys(prefix)
 
     def _count(self) -> int:
-        return len(self._store)
+        return self._link.count()
 
     def _read_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
-        return get_many_in(self._store, keys)
+        return self._link.read_many(keys)
 
     def _write(self, key: Any, value: Any) -> None:
-        self.validate_key(key)
+        pass
 
     def _write_many(self, items: Sequence[tuple[Any, Any]]) -> None:
-        for key, _ in items:
-            self.validate_key(key)
+        pass
 
     def _delete(self, key: Any) -> None:
-        if key not in self._store:
+        if not self._link.contains(key):
             raise KeyError(key)
 
     def _delete_many(self, keys: Sequence[Any]) -> None:
-        for key in keys:
-            self.validate_key(key)
+        pass
 
     def _pop(self, key: Any) -> Any:
-        return self._store[key]
+        return self._link.read(key)
 
     def _clear(self) -> None:
         pass
@@ -67,21 +71,22 @@ class WriteOnlyDict(Wrapper):
 
     ``len()`` is 0, iteration is empty and ``in`` is ``False``, so in a
     :class:`~kv_core.TieredStorageDict` the wrapped master takes writes but never serves reads.
+    Keys are still checked on reads (a non-``str`` key is a ``TypeError``, not a miss).
     """
 
     def __init__(self, store: MutableMapping[Any, Any]) -> None:
         super().__init__([store])
         self._store = store
+        (self._link,) = self._links
+        self._forward(WriteOnlyDict, reads=False, writes=True)
 
     def _serves_reads(self) -> bool:
         return False
 
-    def _read(self, key: Any) -> Any:
-        self.validate_key(key)
-        raise KeyError(key)
+    def _get(self, key: Any, default: Any) -> Any:
+        return default
 
     def _contains(self, key: Any) -> bool:
-        self.validate_key(key)
         return False
 
     def _iter_keys(self, prefix: str) -> Iterator[Any]:
@@ -91,21 +96,19 @@ class WriteOnlyDict(Wrapper):
         return 0
 
     def _read_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
-        for key in keys:
-            self.validate_key(key)
         return {}
 
     def _write(self, key: Any, value: Any) -> None:
-        self._store[key] = value
+        self._link.write(key, value)
 
     def _write_many(self, items: Sequence[tuple[Any, Any]]) -> None:
-        set_many_in(self._store, items)
+        self._link.write_many(items)
 
     def _delete(self, key: Any) -> None:
-        del self._store[key]
+        self._link.delete(key)
 
     def _delete_many(self, keys: Sequence[Any]) -> None:
-        delete_many_in(self._store, keys)
+        self._link.delete_many(keys)
 
     def _clear(self) -> None:
-        self._store.clear()
+        self._link.clear()

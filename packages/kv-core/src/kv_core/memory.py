@@ -8,7 +8,7 @@ from typing import Any
 
 from .capabilities import Capabilities
 from .codec import Deserializer, Serializer
-from .store import Store
+from .store import IDENTITY, Store
 from .urls import StoreURL
 
 __all__ = ["MemoryDict", "open_memory_url"]
@@ -17,8 +17,8 @@ __all__ = ["MemoryDict", "open_memory_url"]
 class MemoryDict(Store):
     """A thread-safe store in this process's memory; the reference every backend is held to.
 
-    Single reads and writes are one ``dict`` operation each, atomic in CPython; operations of
-    several steps (``pop``, ``setdefault``, batches, ``clear``) hold a lock.
+    Single reads, writes and deletes are one ``dict`` operation each, atomic in CPython;
+    operations of several steps (``pop``, ``setdefault``, batches, ``clear``) hold a lock.
 
     Nothing is kept after the process ends. A forked child gets a copy of the data as it was
     at the fork; later writes in either process are not seen by the other.
@@ -48,18 +48,77 @@ class MemoryDict(Store):
         super().__init__(serializer=serializer, deserializer=deserializer)
         self._data: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self._bind_dict_methods()
         if initial:
             self.update(initial)
 
+    def _bind_dict_methods(self) -> None:
+        # The read primitives are the dict's own (C) methods on each instance, so a wrapper
+        # over this store reaches the dict without a Python call. (Not the writes: a bound
+        # dict.__setitem__ is a slot wrapper, slower to call than a method.) A subclass that
+        # overrides one of them keeps its override.
+        data = self._data
+        cls = type(self)
+        for name, method in (
+            ("_read", data.__getitem__),
+            ("_get", data.get),
+            ("_contains", data.__contains__),
+        ):
+            if getattr(cls, name) is getattr(MemoryDict, name):
+                setattr(self, name, method)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The dict API below does its primitive's dict operation inline. A subclass that
+        # changes that primitive gets the base class's API, which calls it.
+        for method, primitive in _INLINED.items():
+            if method not in cls.__dict__ and getattr(cls, primitive) is not getattr(
+                MemoryDict, primitive
+            ):
+                setattr(cls, method, getattr(Store, method))
+
+    # -- the dict API of the reference store, one Python call each -------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        raw = self._data[key]
+        decode = self._decode
+        return raw if decode is IDENTITY else decode(raw)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``store[key]``, or *default* if the key is missing."""
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        raw = self._data.get(key)
+        if raw is None:
+            return default
+        decode = self._decode
+        return raw if decode is IDENTITY else decode(raw)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        self._data[key] = self._encode(value)
+
+    def __contains__(self, key: object) -> bool:
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        return key in self._data
+
+    # -- the primitives --------------------------------------------------------------------
+
     def _read(self, key: str) -> bytes:
         return self._data[key]
+
+    def _get(self, key: str, default: Any) -> Any:
+        return self._data.get(key, default)
 
     def _write(self, key: str, value: bytes) -> None:
         self._data[key] = value
 
     def _delete(self, key: str) -> None:
-        with self._lock:
-            del self._data[key]
+        del self._data[key]
 
     def _pop(self, key: str) -> bytes:
         with self._lock:
@@ -102,6 +161,15 @@ class MemoryDict(Store):
 
     def _describe(self) -> str:
         return f"{len(self._data)} keys"
+
+
+#: Each method of the dict API above and the primitive whose work it does inline.
+_INLINED = {
+    "__getitem__": "_read",
+    "get": "_get",
+    "__setitem__": "_write",
+    "__contains__": "_contains",
+}
 
 
 def open_memory_url(url: str, **overrides: Any) -> MemoryDict:

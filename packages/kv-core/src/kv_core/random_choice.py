@@ -7,18 +7,13 @@ from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any, TypeVar
 
 from .errors import StoreUnavailable
-from .wrapping import (
-    Wrapper,
-    delete_many_in,
-    get_many_in,
-    keys_in,
-    set_many_in,
-    validate_in,
-)
+from .store import MISSING, Store
+from .wrapping import SUBSCRIPT, Link, Wrapper, encoder_for
 
 __all__ = ["RandomChoiceDict"]
 
 _T = TypeVar("_T")
+_DRAWN = 1024
 
 
 class RandomChoiceDict(Wrapper):
@@ -29,6 +24,10 @@ class RandomChoiceDict(Wrapper):
     ``StoreUnavailable`` only when none answers. ``KeyError`` is an answer, not a failure:
     it is never retried elsewhere. Writes and deletes go to one store and are not retried,
     since a write that timed out may still have happened.
+
+    Every operation first has every store accept the key, and every write has every store's
+    codec accept the value, so a key or value one replica refuses is refused every time, not
+    whenever that replica happens to be picked.
     """
 
     def __init__(self, stores: Sequence[MutableMapping[Any, Any]]) -> None:
@@ -37,60 +36,110 @@ class RandomChoiceDict(Wrapper):
             raise ValueError(msg)
         super().__init__(stores)
         self._random = random.Random()
+        self._picks: Iterator[int] = iter(())
+        count = len(self._links)
+        fair = 256 - 256 % count
+        self._table: bytes | None = (
+            bytes(byte % count if byte < fair else 0xFF for byte in range(256))
+            if count <= 0xFF
+            else None
+        )
+        self._getters = tuple(link.get for link in self._links)
+        self._encode, self._one_codec = encoder_for(self._links)
 
-    def validate_key(self, key: Any) -> Any:
-        """Return *key* if every reachable store accepts it.
+    def _check_key(self, key: Any) -> Any:
+        """Check *key* with every reachable store.
 
-        A store that cannot be reached to check (a remote store that learns its rules from its
-        server) is skipped here: its own operation will say it is unavailable, and the read
+        A store that cannot be reached to check (a remote store that learns its rules from
+        its server) is skipped here: its own operation will say it is unavailable, and a read
         fails over.
         """
-        for mapping in self._inner:
+        if self._needs_str and not isinstance(key, str):
+            Store._check_key(self, key)  # raises the TypeError every store raises
+        for check in self._key_checks:
             try:
-                validate_in(mapping, key)
+                check(key)
             except StoreUnavailable:
                 continue
         return key
 
-    def _pick(self) -> MutableMapping[Any, Any]:
-        return self._random.choice(self._inner)
+    def validate_key(self, key: Any) -> Any:
+        """Return *key* if every reachable store accepts it."""
+        self._check_key(key)
+        return key
 
-    def _read_any(self, read: Callable[[MutableMapping[Any, Any]], _T]) -> _T:
-        last: StoreUnavailable | None = None
-        for mapping in self._random.sample(self._inner, len(self._inner)):
+    def _pick(self) -> int:
+        try:
+            return next(self._picks)
+        except StopIteration:
+            return self._draw()
+
+    def _draw(self) -> int:
+        # Picks are drawn _DRAWN at a time, in C: random bytes, each mapped to a store's
+        # index by a table (bytes past the largest multiple of the store count become 0xFF
+        # and are dropped, so every store is equally likely). One Random.choice per call
+        # costs about what a whole read of a MemoryDict does. Two threads drawing at once
+        # just replace each other's batch.
+        picks: Iterator[int]
+        if self._table is None:  # more stores than a byte tells apart
+            picks = iter(self._random.choices(range(len(self._links)), k=_DRAWN))
+        else:
+            drawn = self._random.randbytes(_DRAWN).translate(self._table)
+            picks = iter(drawn.replace(b"\xff", b""))
+        self._picks = picks
+        return next(picks, 0)
+
+    def _read_any(self, read: Callable[[Link], _T]) -> _T:
+        first = self._pick()
+        try:
+            return read(self._links[first])
+        except StoreUnavailable as exc:
+            return self._fail_over(read, first, exc)
+
+    def _fail_over(self, read: Callable[[Link], _T], failed: int, error: StoreUnavailable) -> _T:
+        others = [link for index, link in enumerate(self._links) if index != failed]
+        for link in self._random.sample(others, len(others)):
             try:
-                return read(mapping)
+                return read(link)
             except StoreUnavailable as exc:
-                last = exc
-        assert last is not None
-        raise last
+                error = exc
+        raise error
 
-    # Every operation first asks every store to accept the key, so a key one replica refuses
-    # is refused every time, not whenever that replica happens to be picked.
+    def _get(self, key: Any, default: Any = SUBSCRIPT) -> Any:
+        if default is SUBSCRIPT and (self._checks_keys or type(key) is not str):
+            key = self._check_key(key)
+        try:
+            index = next(self._picks)  # _pick(), inline on the hottest path
+        except StopIteration:
+            index = self._draw()
+        try:
+            value = self._getters[index](key, MISSING)
+        except StoreUnavailable as exc:
+            value = self._fail_over(lambda link: link.get(key, MISSING), index, exc)
+        if value is not MISSING:
+            return value
+        if default is SUBSCRIPT:
+            raise KeyError(key)
+        return default
 
-    def _read(self, key: Any) -> Any:
-        self.validate_key(key)
-        return self._read_any(lambda m: m[key])
+    __getitem__ = _get  # see SUBSCRIPT
 
     def _contains(self, key: Any) -> bool:
-        self.validate_key(key)
-        return self._read_any(lambda m: key in m)
+        return self._read_any(lambda link: link.contains(key))
 
     def _count(self) -> int:
-        return self._read_any(len)
+        return self._read_any(lambda link: link.count())
 
     def _read_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
-        for key in keys:
-            self.validate_key(key)
-        return self._read_any(lambda m: get_many_in(m, keys))
+        return self._read_any(lambda link: link.read_many(keys))
 
     def _iter_keys(self, prefix: str) -> Iterator[Any]:
         # Fail over until a store has answered with its first key; after that a failure
         # is raised, since switching stores mid-listing could repeat or skip keys.
         last: StoreUnavailable | None = None
-        for mapping in self._random.sample(self._inner, len(self._inner)):
+        for link in self._random.sample(self._links, len(self._links)):
             try:
-                keys = keys_in(mapping, prefix)
+                keys = link.keys(prefix)
                 first = next(keys)
             except StopIteration:
                 return
@@ -103,27 +152,27 @@ class RandomChoiceDict(Wrapper):
         assert last is not None
         raise last
 
+    # Writes take the value encoded for every store (see encoder_for) and give the picked
+    # store its own.
+
     def _write(self, key: Any, value: Any) -> None:
-        self.validate_key(key)
-        self._pick()[key] = value
+        index = self._pick()
+        self._links[index].write(key, value if self._one_codec else value[index])
 
     def _write_many(self, items: Sequence[tuple[Any, Any]]) -> None:
-        for key, _ in items:
-            self.validate_key(key)
-        set_many_in(self._pick(), items)
+        index = self._pick()
+        if not self._one_codec:
+            items = [(key, values[index]) for key, values in items]
+        self._links[index].write_many(items)
 
     def _delete(self, key: Any) -> None:
-        self.validate_key(key)
-        del self._pick()[key]
+        self._links[self._pick()].delete(key)
 
     def _delete_many(self, keys: Sequence[Any]) -> None:
-        for key in keys:
-            self.validate_key(key)
-        delete_many_in(self._pick(), keys)
+        self._links[self._pick()].delete_many(keys)
 
     def _pop(self, key: Any) -> Any:
-        self.validate_key(key)
-        return self._pick().pop(key)
+        return self._links[self._pick()].pop(key)
 
     def _clear(self) -> None:
-        self._pick().clear()
+        self._links[self._pick()].clear()

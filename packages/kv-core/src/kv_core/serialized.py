@@ -9,7 +9,8 @@ from typing import Any
 
 from .capabilities import Capabilities
 from .errors import InvalidKeyError
-from .wrapping import Wrapper, capabilities_of, delete_many_in, get_many_in, keys_in, set_many_in
+from .store import IDENTITY
+from .wrapping import Wrapper, capabilities_of
 
 __all__ = ["SerializedDict"]
 
@@ -58,12 +59,23 @@ class SerializedDict(Wrapper):
             raise ValueError(msg)
         super().__init__([store])
         self._store = store
+        (self._link,) = self._links
         self._key_serialize = key_serialize
         self._key_deserialize = key_deserialize
+        if key_serialize is not None:
+            # Any key that serializes is valid here; its stored form is checked below.
+            self._needs_str = False
+            self._rewrites_keys = True
+            self._checks_keys = True
+        inner_encode = self._link.encode
         if value_serialize is not None:
-            self._encode = value_serialize
+            if inner_encode is IDENTITY:
+                self._encode = value_serialize
+            else:
+                self._encode = lambda value: inner_encode(value_serialize(value))
         if value_deserialize is not None:
             self._decode = value_deserialize
+        self._forward(SerializedDict, reads=True, writes=True)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -89,14 +101,16 @@ class SerializedDict(Wrapper):
 
     def _check_key(self, key: Any) -> Any:
         if self._key_serialize is None:
-            return key
-        stored = self._key_serialize(key)
-        if isinstance(stored, str):
-            return _STR_TAG + _b64(stored.encode("utf-8", "surrogatepass"))
-        if isinstance(stored, bytes | bytearray):
-            return _BYTES_TAG + _b64(bytes(stored))
-        msg = f"key_serialize must return str or bytes, not {type(stored).__name__}"
-        raise TypeError(msg)
+            return super()._check_key(key)
+        serialized = self._key_serialize(key)
+        if isinstance(serialized, str):
+            stored = _STR_TAG + _b64(serialized.encode("utf-8", "surrogatepass"))
+        elif isinstance(serialized, bytes | bytearray):
+            stored = _BYTES_TAG + _b64(bytes(serialized))
+        else:
+            msg = f"key_serialize must return str or bytes, not {type(serialized).__name__}"
+            raise TypeError(msg)
+        return super()._check_key(stored)
 
     def _load_key(self, stored: Any) -> Any:
         if self._key_serialize is None:
@@ -116,40 +130,48 @@ class SerializedDict(Wrapper):
         assert self._key_deserialize is not None
         return self._key_deserialize(body)
 
-    def _read(self, key: Any) -> Any:
-        return self._store[key]
+    def _get(self, key: Any, default: Any) -> Any:
+        return self._link.get(key, default)
 
     def _write(self, key: Any, value: Any) -> None:
-        self._store[key] = value
+        self._link.write(key, value)
 
     def _delete(self, key: Any) -> None:
-        del self._store[key]
+        self._link.delete(key)
 
     def _contains(self, key: Any) -> bool:
-        return key in self._store
+        return self._link.contains(key)
 
     def _count(self) -> int:
-        return len(self._store)
+        return self._link.count()
 
     def _iter_keys(self, prefix: str) -> Iterator[Any]:
         if self._key_serialize is None:
-            return keys_in(self._store, prefix)
-        loaded = (self._load_key(stored) for stored in keys_in(self._store, ""))
+            return self._link.keys(prefix)
+        loaded = (self._load_key(stored) for stored in self._link.keys(""))
         if not prefix:
             return loaded
         return (k for k in loaded if isinstance(k, str) and k.startswith(prefix))
 
+    def _validate_prefix(self, prefix: str) -> None:
+        if self._key_serialize is None:
+            super()._validate_prefix(prefix)
+        # With key functions the prefix is matched here, on the loaded keys.
+
     def _read_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
-        return get_many_in(self._store, keys)
+        return self._link.read_many(keys)
 
     def _write_many(self, items: Sequence[tuple[Any, Any]]) -> None:
-        set_many_in(self._store, items)
+        self._link.write_many(items)
 
     def _delete_many(self, keys: Sequence[Any]) -> None:
-        delete_many_in(self._store, keys)
+        self._link.delete_many(keys)
+
+    def _pop(self, key: Any) -> Any:
+        return self._link.pop(key)
 
     def _clear(self) -> None:
-        self._store.clear()
+        self._link.clear()
 
     def get_many(self, keys: Any) -> dict[Any, Any]:
         """``{key: value}`` for the *keys* present, keyed by the caller's own keys."""
@@ -162,9 +184,9 @@ class SerializedDict(Wrapper):
 
     def popitem(self) -> tuple[Any, Any]:
         """Remove and return some ``(key, value)`` pair; ``KeyError`` if the store is empty."""
-        for stored in keys_in(self._store, ""):
+        for stored in self._link.keys(""):
             try:
-                value = self._store.pop(stored)
+                value = self._link.pop(stored)
             except KeyError:
                 continue
             return self._load_key(stored), self._decode(value)

@@ -3,10 +3,19 @@
 A backend subclasses :class:`Store`, declares its ``capabilities`` and writes four methods:
 ``_read``, ``_write``, ``_delete`` and ``_iter_keys``. It may also override the batch and
 shortcut primitives (``_read_many``, ``_write_many``, ``_delete_many``, ``_contains``,
-``_count``, ``_clear``, ``_pop``, ``_setdefault``, ``_close``) when it can do them in fewer
-round trips or atomically, and ``_validate_key`` /
-``_validate_prefix`` to refuse keys it cannot hold. Key type checks, the value codec, the
-serializer arguments, batch fallbacks and the context manager live here and nowhere else.
+``_count``, ``_clear``, ``_pop``, ``_setdefault``, ``_get``, ``_close``) when it can do them
+in fewer round trips or atomically, and ``_validate_key`` / ``_validate_prefix`` to refuse keys
+it cannot hold. Key type checks, the value codec, the serializer arguments, batch fallbacks
+and the context manager live here and nowhere else.
+
+The dict API is the only place a key is checked and a value encoded: ``store[key]`` is
+``_decode(_read(_check_key(key)))`` and ``store[key] = value`` is
+``_write(_check_key(key), _encode(value))``. The wrappers (:mod:`kv_core.wrapping`) rely on
+that: they check and encode once, for every store they wrap, and then call those stores'
+primitives directly. Two shortcuts keep the common case cheap: a class that overrides neither
+``_check_key`` nor ``_validate_key`` has nothing to check in a ``str`` key, so the call is
+skipped (``_checks_keys`` is ``False``), and a store without a deserializer returns what its
+``_read`` returned without calling one.
 """
 
 from __future__ import annotations
@@ -27,11 +36,14 @@ from types import TracebackType
 from typing import Any, Self
 
 from .capabilities import Capabilities
-from .codec import Deserializer, Serializer, ValueCodec
+from .codec import Deserializer, Serializer, ValueCodec, to_bytes
 
-__all__ = ["Store"]
+__all__ = ["IDENTITY", "MISSING", "Store"]
 
-_MISSING: Any = object()
+#: A default no caller can pass: what a wrapper asks `_get` for, and `pop`'s "none given".
+MISSING: Any = object()
+#: What ``_decode`` is when a store has no deserializer: the codec's identity function.
+IDENTITY: Callable[[Any], Any] = ValueCodec().decode
 _BATCH = 256
 
 
@@ -87,9 +99,29 @@ class Store(MutableMapping[str, Any], abc.ABC):
         deserializer: Deserializer | None = None,
     ) -> None:
         codec = ValueCodec(serializer, deserializer)
-        self._encode: Callable[[Any], Any] = codec.encode
+        # Without a serializer the codec's rule is to_bytes itself: one function shared by
+        # every such store, so a wrapper over several of them encodes a value once.
+        self._encode: Callable[[Any], Any] = codec.encode if serializer is not None else to_bytes
         self._decode: Callable[[Any], Any] = codec.decode
         self._closed = False
+        # Read on every call of the dict API, so copied from the class to the instance,
+        # where CPython 3.11 finds it fastest.
+        self._checks_keys: bool = type(self)._checks_keys
+
+    #: Whether ``_check_key`` can do more than refuse a key that is not a ``str`` (set per
+    #: class: ``True`` when it overrides ``_check_key`` or ``_validate_key``). When ``False``
+    #: the dict API checks a ``str`` key's type itself and skips the call.
+    _checks_keys: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._checks_keys = (
+            cls._check_key is not Store._check_key or cls._validate_key is not Store._validate_key
+        )
+        if "_read" in cls.__dict__ and "_get" not in cls.__dict__:
+            # A _get inherited from a parent may read the parent's storage directly; a
+            # class that changes how a key is read gets the fallback over its own _read.
+            cls._get = Store._get  # type: ignore[method-assign]
 
     # -- what a backend declares and writes ---------------------------------------------
 
@@ -121,6 +153,17 @@ class Store(MutableMapping[str, Any], abc.ABC):
         """Raise ``InvalidKeyError`` if *prefix* cannot be listed."""
 
     # -- optional primitives with portable fallbacks -------------------------------------
+
+    def _get(self, key: str, default: Any) -> Any:
+        """The stored bytes of *key*, or *default* if it is missing (no ``KeyError`` raised).
+
+        The fallback calls ``_read``; a store that can tell a miss without raising overrides
+        it. A subclass that overrides ``_read`` and not ``_get`` gets this fallback back.
+        """
+        try:
+            return self._read(key)
+        except KeyError:
+            return default
 
     def _read_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
@@ -190,17 +233,26 @@ class Store(MutableMapping[str, Any], abc.ABC):
     # -- the dict API ----------------------------------------------------------------------
 
     def __getitem__(self, key: str) -> Any:
-        return self._decode(self._read(self._check_key(key)))
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        raw = self._read(key)
+        decode = self._decode
+        return raw if decode is IDENTITY else decode(raw)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        checked = self._check_key(key)
-        self._write(checked, self._encode(value))
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        self._write(key, self._encode(value))
 
     def __delitem__(self, key: str) -> None:
-        self._delete(self._check_key(key))
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        self._delete(key)
 
     def __contains__(self, key: object) -> bool:
-        return self._contains(self._check_key(key))
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        return self._contains(key)
 
     def __iter__(self) -> Iterator[str]:
         return self._iter_keys("")
@@ -210,20 +262,21 @@ class Store(MutableMapping[str, Any], abc.ABC):
 
     def get(self, key: str, default: Any = None) -> Any:
         """``store[key]``, or *default* if the key is missing."""
-        checked = self._check_key(key)
-        try:
-            raw = self._read(checked)
-        except KeyError:
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        raw = self._get(key, MISSING)
+        if raw is MISSING:
             return default
-        return self._decode(raw)
+        decode = self._decode
+        return raw if decode is IDENTITY else decode(raw)
 
-    def pop(self, key: str, default: Any = _MISSING) -> Any:
+    def pop(self, key: str, default: Any = MISSING) -> Any:
         """Remove *key* and return its value; *default* (or ``KeyError``) if it is missing."""
         checked = self._check_key(key)
         try:
             raw = self._pop(checked)
         except KeyError:
-            if default is _MISSING:
+            if default is MISSING:
                 raise
             return default
         return self._decode(raw)
@@ -241,11 +294,11 @@ class Store(MutableMapping[str, Any], abc.ABC):
     def setdefault(self, key: str, default: Any = None) -> Any:
         """``store[key]`` if present; else store *default* and return it as a read would."""
         checked = self._check_key(key)
-        try:
-            return self._decode(self._read(checked))
-        except KeyError:
+        raw = self._get(checked, MISSING)
+        if raw is MISSING:
             # Encoded only now: setdefault(key) of a present key must not need a value.
-            return self._decode(self._setdefault(checked, self._encode(default)))
+            raw = self._setdefault(checked, self._encode(default))
+        return self._decode(raw)
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Like ``dict.update``; every key and value is checked before anything is written."""

@@ -8,15 +8,8 @@ from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 from .errors import KVError, StoreUnavailable
-from .wrapping import (
-    Wrapper,
-    accepts_writes,
-    delete_many_in,
-    get_many_in,
-    keys_in,
-    serves_reads,
-    set_many_in,
-)
+from .store import MISSING
+from .wrapping import SUBSCRIPT, Wrapper, accepts_writes, encoder_for, serves_reads
 
 __all__ = ["TieredStorageDict"]
 
@@ -52,7 +45,9 @@ class TieredStorageDict(Wrapper):
       tier held the key. ``clear()`` clears the tiers head first.
     - ``len`` and iteration are over the union of the tiers' keys, each key once; an
       unavailable copy is skipped, an unavailable tier of originals raises.
-    - Every key is checked by every tier before any tier is touched.
+    - Every key is checked by every tier, and every value encoded for every tier a write
+      reaches, before any tier is touched: a key or value that one tier refuses (a
+      ``TypeError`` from its serializer, an ``InvalidKeyError``) changes nothing anywhere.
 
     Wrap a tier in :class:`~kv_core.ReadOnlyDict` to skip it on write, or in
     :class:`~kv_core.WriteOnlyDict` to skip it on read.
@@ -66,7 +61,7 @@ class TieredStorageDict(Wrapper):
             raise ValueError(msg)
         super().__init__(stores)
         self.promote_on_read = promote_on_read
-        tiers = self._inner
+        tiers, links = self._inner, self._links
         writable = [depth for depth, tier in enumerate(tiers) if accepts_writes(tier)]
         self._truth = writable[-1] if writable else len(tiers) - 1
         self._copies = [depth for depth in writable if depth < self._truth]
@@ -74,6 +69,17 @@ class TieredStorageDict(Wrapper):
         originals = [depth for depth in readers if depth >= self._truth]
         self._answering = frozenset(originals or readers)
         self._logged: dict[int, float] = {}
+        self._writable = frozenset(writable)
+        # Reads ask only the tiers that can answer, and writes reach only the tiers that keep
+        # them (the originals' tier, then the copies, tail towards head); a tier skipped
+        # here would answer nothing or discard the write.
+        self._readers = tuple((depth, links[depth]) for depth in readers)
+        self._getters = tuple((depth, link.get) for depth, link in self._readers)
+        order = (*reversed(range(self._truth, len(tiers))), *reversed(self._copies))
+        self._written = tuple(links[depth] for depth in order if depth in self._writable)
+        self._encode, self._one_codec = encoder_for(self._written)
+        self._invalidators = tuple(links[depth].delete for depth in self._copies)
+        self._writers = tuple(link.write for link in self._written)
 
     # -- tiers that are down ---------------------------------------------------------------
 
@@ -90,11 +96,11 @@ class TieredStorageDict(Wrapper):
     def _promote(self, items: Sequence[tuple[Any, Any]], found_at: int) -> None:
         written = []
         for depth in reversed(range(found_at)):
-            tier = self._inner[depth]
-            if not accepts_writes(tier):
+            if depth not in self._writable:
                 continue
+            link = self._links[depth]
             try:
-                set_many_in(tier, items)
+                link.write_many([(key, link.encode(value)) for key, value in items])
             except (KVError, OSError) as exc:
                 # A read must not fail because a cache refused or missed a copy; it holds no
                 # value for these keys older than the one just read, so nothing goes stale.
@@ -111,44 +117,48 @@ class TieredStorageDict(Wrapper):
         # changed, take the copies back out; the next read finds the new value below.
         keys = [key for key, _ in items]
         try:
-            now = get_many_in(self._inner[found_at], keys)
+            now = self._links[found_at].read_many(keys)
         except (KVError, OSError):
             now = {}  # cannot tell: take every copy back out
         changed = [key for key, value in items if key not in now or now[key] != value]
         for depth in written if changed else ():
             try:
-                delete_many_in(self._inner[depth], changed)
+                self._links[depth].delete_many(changed)
             except (KVError, OSError) as exc:
                 logger.warning(
                     "tier %d may keep a promoted copy of %d keys: %r", depth, len(changed), exc
                 )
 
-    def _read(self, key: Any) -> Any:
-        self.validate_key(key)
+    def _get(self, key: Any, default: Any = SUBSCRIPT) -> Any:
+        if default is SUBSCRIPT and (self._checks_keys or type(key) is not str):
+            key = self._check_key(key)
         lost: StoreUnavailable | None = None
-        for depth, tier in enumerate(self._inner):
+        for depth, get in self._getters:
             try:
-                value = tier[key]
-            except KeyError:
-                continue
+                value = get(key, MISSING)
             except StoreUnavailable as exc:
                 self._skip(depth, exc)
                 if depth in self._answering:
                     lost = exc
+                continue
+            if value is MISSING:
                 continue
             if depth and self.promote_on_read:
                 self._promote([(key, value)], depth)
             return value
         if lost is not None:
             raise lost
-        raise KeyError(key)
+        if default is SUBSCRIPT:
+            raise KeyError(key)
+        return default
+
+    __getitem__ = _get  # see SUBSCRIPT
 
     def _contains(self, key: Any) -> bool:
-        self.validate_key(key)
         lost: StoreUnavailable | None = None
-        for depth, tier in enumerate(self._inner):
+        for depth, link in self._readers:
             try:
-                if key in tier:
+                if link.contains(key):
                     return True
             except StoreUnavailable as exc:
                 self._skip(depth, exc)
@@ -159,16 +169,14 @@ class TieredStorageDict(Wrapper):
         return False
 
     def _read_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
-        for key in keys:
-            self.validate_key(key)
         found: dict[Any, Any] = {}
         missing = list(keys)
         lost: StoreUnavailable | None = None
-        for depth, tier in enumerate(self._inner):
+        for depth, link in self._readers:
             if not missing:
                 break
             try:
-                hits = get_many_in(tier, missing)
+                hits = link.read_many(missing)
             except StoreUnavailable as exc:
                 self._skip(depth, exc)
                 if depth in self._answering:
@@ -184,9 +192,9 @@ class TieredStorageDict(Wrapper):
 
     def _iter_keys(self, prefix: str) -> Iterator[Any]:
         seen: set[Any] = set()
-        for depth, tier in enumerate(self._inner):
+        for depth, link in self._readers:
             try:
-                for key in keys_in(tier, prefix):
+                for key in link.keys(prefix):
                     if key not in seen:
                         seen.add(key)
                         yield key
@@ -203,35 +211,43 @@ class TieredStorageDict(Wrapper):
     def _invalidate(self, keys: Sequence[Any]) -> None:
         """Remove *keys* from every copy, head first; whatever a copy raises is raised."""
         for depth in self._copies:
-            delete_many_in(self._inner[depth], keys)
+            self._links[depth].delete_many(keys)
+
+    # A write's value comes encoded for every tier in self._written (see encoder_for), so
+    # every codec has accepted it before the first tier is touched.
 
     def _write(self, key: Any, value: Any) -> None:
-        self.validate_key(key)
-        self._invalidate([key])
-        for depth in (*reversed(range(self._truth, len(self._inner))), *reversed(self._copies)):
-            self._inner[depth][key] = value
+        for delete in self._invalidators:
+            # One key: _delete, cheaper than a batch where the copy holds it (the usual case).
+            try:  # noqa: SIM105 - contextlib.suppress costs two calls on every write
+                delete(key)
+            except KeyError:
+                pass
+        if self._one_codec:
+            for write in self._writers:
+                write(key, value)
+        else:
+            for write, encoded in zip(self._writers, value, strict=True):
+                write(key, encoded)
 
     def _write_many(self, items: Sequence[tuple[Any, Any]]) -> None:
-        for key, _ in items:
-            self.validate_key(key)
         self._invalidate([key for key, _ in items])
-        for depth in (*reversed(range(self._truth, len(self._inner))), *reversed(self._copies)):
-            set_many_in(self._inner[depth], items)
+        for index, link in enumerate(self._written):
+            link.write_many(items if self._one_codec else [(k, v[index]) for k, v in items])
 
     def _delete(self, key: Any) -> None:
-        self.validate_key(key)
         held = False
         for depth in self._copies:
             try:
-                del self._inner[depth][key]
+                self._links[depth].delete(key)
             except KeyError:
                 continue
             held = True
-        for depth, tier in enumerate(self._inner):
+        for depth, link in enumerate(self._links):
             if depth in self._copies:
                 continue
             try:
-                del tier[key]
+                link.delete(key)
             except KeyError:
                 continue
             except StoreUnavailable as exc:
@@ -246,12 +262,10 @@ class TieredStorageDict(Wrapper):
             raise KeyError(key)
 
     def _delete_many(self, keys: Sequence[Any]) -> None:
-        for key in keys:
-            self.validate_key(key)
         self._invalidate(keys)
-        for depth in range(self._truth, len(self._inner)):
-            delete_many_in(self._inner[depth], keys)
+        for depth in range(self._truth, len(self._links)):
+            self._links[depth].delete_many(keys)
 
     def _clear(self) -> None:
-        for tier in self._inner:
-            tier.clear()
+        for link in self._links:
+            link.clear()
