@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 import requests
 
 from kv_core import (
+    AccessDeniedError,
     Capabilities,
     InvalidKeyError,
     KeyConflictError,
-    KVError,
     OutOfSpaceError,
+    ProtocolError,
     ReadOnlyError,
     Store,
     StoreUnavailable,
@@ -209,10 +210,10 @@ class FlaskKvDict(Store):
                 f"{where}: the server does not answer to this host name "
                 "(start it with --allowed-host, or allowed_hosts=)"
             )
-            raise PermissionError(msg)
+            raise AccessDeniedError(msg)
         if status in {401, 403}:
             msg = f"{where}: HTTP {status}, the token is missing or wrong"
-            raise PermissionError(msg)
+            raise AccessDeniedError(msg)
         if 300 <= status < 400:
             msg = f"{where}: redirect (HTTP {status}) not followed; check the base URL"
             raise StoreUnavailable(msg)
@@ -226,7 +227,7 @@ class FlaskKvDict(Store):
             msg = f"{where}: no kv API at this URL (HTTP 404)"
             raise StoreUnavailable(msg)
         msg = f"{where}: unexpected HTTP {status}"
-        raise KVError(msg)
+        raise ProtocolError(msg)
 
     def _answer(self, response: requests.Response, field: str) -> dict[str, Any]:
         """The checked response's JSON object, which must hold *field*."""

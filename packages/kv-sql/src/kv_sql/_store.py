@@ -17,8 +17,8 @@ from sqlalchemy.pool import StaticPool
 
 from kv_core import (
     Capabilities,
+    ConflictError,
     InvalidKeyError,
-    KVError,
     ReadOnlyError,
     Store,
     ValueTooLargeError,
@@ -290,7 +290,7 @@ class GenericSqlDict(Store):
 
         A deadlock means another transaction went ahead, so it is rerun up to
         ``_DEADLOCK_ATTEMPTS`` times in all; a lock-wait timeout up to ``_ATTEMPTS`` times.
-        Giving up on deadlocks raises ``KVError``: the database is busy, not unavailable.
+        Giving up on deadlocks raises ``ConflictError``: the database is busy, not unavailable.
         """
         st = self._st
         attempt = deadlocks = 0
@@ -322,7 +322,7 @@ class GenericSqlDict(Store):
                         deadlocks += 1
                         if deadlocks >= _DEADLOCK_ATTEMPTS:
                             msg = f"gave up after {deadlocks} deadlocks in a row: {exc}"
-                            raise KVError(msg) from exc
+                            raise ConflictError(msg) from exc
                     else:
                         attempt += 1
                         if attempt >= _ATTEMPTS:
