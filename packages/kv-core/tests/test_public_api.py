@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import inspect
 import pickle
@@ -16,6 +17,7 @@ from kv_core import (
     InvalidKeyError,
     KeyConflictError,
     KVError,
+    MemoryDict,
     OutOfSpaceError,
     ReadOnlyError,
     StoreUnavailable,
@@ -23,7 +25,7 @@ from kv_core import (
     ValueTooLargeError,
     to_bytes,
 )
-from kv_core.capabilities import combine
+from kv_core.capabilities import LONE_SURROGATES, combine
 
 
 def _public(module: object) -> set[str]:
@@ -116,6 +118,7 @@ def test_combine_takes_the_weakest() -> None:
         empty_key=True,
         hierarchical_keys=False,
         invalid_keys=("x",),
+        refused_characters=frozenset("\x00"),
     )
     b = Capabilities(
         persistent=False,
@@ -127,6 +130,7 @@ def test_combine_takes_the_weakest() -> None:
         empty_key=False,
         hierarchical_keys=True,
         invalid_keys=("y",),
+        refused_characters=frozenset("\\"),
     )
     both = combine([a, b])
     assert both.persistent is False
@@ -136,3 +140,15 @@ def test_combine_takes_the_weakest() -> None:
     assert both.empty_key is False
     assert both.hierarchical_keys is True
     assert both.invalid_keys == ("x", "y")
+    assert both.refused_characters == {"\x00", "\\"}
+
+
+def test_capabilities_repr_names_the_surrogates() -> None:
+    """The repr lists refused characters sorted, and names the 2048 surrogates as one set."""
+    caps = dataclasses.replace(
+        MemoryDict.capabilities, refused_characters=frozenset("\\\x00") | LONE_SURROGATES
+    )
+    text = repr(caps)
+    assert "refused_characters=frozenset({'\\x00', '\\\\'}) | LONE_SURROGATES" in text
+    assert len(text) < 400
+    assert "refused_characters=frozenset())" in repr(MemoryDict.capabilities)

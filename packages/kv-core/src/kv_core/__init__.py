@@ -7,13 +7,17 @@ from .capabilities import Capabilities as Capabilities
 from .codec import ValueCodec as ValueCodec
 from .codec import to_bytes as to_bytes
 from .errors import AccessDeniedError as AccessDeniedError
+from .errors import ConflictError as ConflictError
 from .errors import InvalidKeyError as InvalidKeyError
 from .errors import KeyConflictError as KeyConflictError
 from .errors import KVError as KVError
 from .errors import OutOfSpaceError as OutOfSpaceError
+from .errors import PreconditionFailed as PreconditionFailed
+from .errors import ProtocolError as ProtocolError
 from .errors import ReadOnlyError as ReadOnlyError
 from .errors import StoreUnavailable as StoreUnavailable
 from .errors import UnknownStoreError as UnknownStoreError
+from .errors import UnsupportedError as UnsupportedError
 from .errors import ValueTooLargeError as ValueTooLargeError
 from .memory import MemoryDict as MemoryDict
 from .opener import open_store as open_store
@@ -30,12 +34,15 @@ from .urls import redact_url as redact_url
 __all__ = [
     "AccessDeniedError",
     "Capabilities",
+    "ConflictError",
     "InvalidKeyError",
     "InvalidStoreURL",
     "KVError",
     "KeyConflictError",
     "MemoryDict",
     "OutOfSpaceError",
+    "PreconditionFailed",
+    "ProtocolError",
     "RandomChoiceDict",
     "ReadOnlyDict",
     "ReadOnlyError",
@@ -45,6 +52,7 @@ __all__ = [
     "StoreUnavailable",
     "TieredStorageDict",
     "UnknownStoreError",
+    "UnsupportedError",
     "ValueCodec",
     "ValueTooLargeError",
     "WriteOnlyDict",

@@ -8,6 +8,8 @@ catch, so code written against the standard library keeps working::
         ├── InvalidKeyError (ValueError)      the store can never hold this key
         │   └── KeyConflictError              the key would be both a leaf and a parent
         ├── ValueTooLargeError (ValueError)   the value is over the store's size limit
+        ├── InvalidStoreURL (ValueError)      a store URL that cannot be opened: bad syntax,
+        │                                     an unknown option, an option's bad value
         ├── ReadOnlyError (PermissionError)   a write to a store that is read-only by construction
         │                                     (a SQL snapshot, a read-only file or replica)
         ├── OutOfSpaceError (OSError)         the storage is full: disk, quota, memory limit;
@@ -18,8 +20,21 @@ catch, so code written against the standard library keeps working::
         ├── StoreUnavailable (ConnectionError)
         │                                     server down, timeout, dropped connection;
         │                                     the driver's exception is ``__cause__``
-        └── UnknownStoreError (LookupError)   no installed backend, or no installed driver,
-                                              for a URL's scheme
+        ├── UnknownStoreError (LookupError)   no installed backend, or no installed driver,
+        │                                     for a URL's scheme
+        ├── ConflictError (RuntimeError)      another writer got there first: a failed
+        │   │                                 compare-and-set, a write given up after deadlocks
+        │   └── PreconditionFailed            an HTTP ``If-Match`` / ``If-None-Match`` found
+        │                                     another value (kv-flask's client)
+        ├── UnsupportedError (NotImplementedError)
+        │                                     the server lacks a command the call needs
+        │                                     (an old Redis without ``GETDEL``)
+        └── ProtocolError (RuntimeError)      the server answered outside its protocol
+                                              (an HTTP status the API never sends)
+
+Packages built on kv-core add a few errors of their own, each with a builtin base too:
+``kv_redis.SlidingExpiryUnsupported`` is an ``UnsupportedError``, ``kv_cli``'s
+``CopyRefused`` a ``ValueError``.
 
 ``StoreUnavailable`` means "try again later": the server may come back. ``AccessDeniedError``
 means the opposite: the server is up and said no, and asking again will not change its
@@ -41,13 +56,18 @@ from typing import Any
 
 __all__ = [
     "AccessDeniedError",
+    "ConflictError",
     "InvalidKeyError",
+    "InvalidStoreURL",
     "KVError",
     "KeyConflictError",
     "OutOfSpaceError",
+    "PreconditionFailed",
+    "ProtocolError",
     "ReadOnlyError",
     "StoreUnavailable",
     "UnknownStoreError",
+    "UnsupportedError",
     "ValueTooLargeError",
 ]
 
@@ -66,6 +86,10 @@ class KeyConflictError(InvalidKeyError):
 
 class ValueTooLargeError(KVError, ValueError):
     """The value is larger than the store accepts."""
+
+
+class InvalidStoreURL(KVError, ValueError):
+    """A store URL that cannot be opened: bad syntax or options the backend does not know."""
 
 
 class ReadOnlyError(KVError, PermissionError):
@@ -113,4 +137,33 @@ class UnknownStoreError(KVError, LookupError):
 
     The message says what to install (``pip install 'kv-sql[postgres]'``) or, for a scheme
     nobody registers, which schemes are installed and the nearest one.
+    """
+
+
+class ConflictError(KVError, RuntimeError):
+    """Another writer changed the data first, so this write was not made.
+
+    A compare-and-set whose condition no longer holds, or a write a database kept choosing
+    as the victim of a deadlock. Nothing was written by the call that raised it; reading
+    again and retrying is the usual answer.
+    """
+
+
+class PreconditionFailed(ConflictError):
+    """A conditional write or delete (``If-Match`` / ``If-None-Match``) found another value."""
+
+
+class UnsupportedError(KVError, NotImplementedError):
+    """The server behind the store lacks a command the operation needs.
+
+    Final, like :class:`AccessDeniedError`: the server must be upgraded (or the store opened
+    without the option that needs the command). The message names the command and the
+    server version that has it.
+    """
+
+
+class ProtocolError(KVError, RuntimeError):
+    """The server answered, but not as its protocol allows (an HTTP status the API never sends).
+
+    Usually another service at the store's address, or a proxy in between.
     """

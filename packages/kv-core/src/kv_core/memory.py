@@ -9,7 +9,7 @@ from typing import Any
 from .capabilities import Capabilities
 from .codec import Deserializer, Serializer
 from .store import IDENTITY, Store
-from .urls import StoreURL
+from .urls import read_options
 
 __all__ = ["MemoryDict", "open_memory_url"]
 
@@ -36,6 +36,7 @@ class MemoryDict(Store):
         empty_key=True,
         hierarchical_keys=False,
         invalid_keys=(),
+        refused_characters=frozenset(),
     )
 
     def __init__(
@@ -174,9 +175,7 @@ _INLINED = {
 
 def open_memory_url(url: str, **overrides: Any) -> MemoryDict:
     """Open ``memory://``: a new, empty MemoryDict. It takes no options."""
-    parsed = StoreURL.parse(url)
-    options = parsed.options_with(overrides)
-    parsed.refuse_unknown(options, allowed=("serializer", "deserializer"))
+    options = read_options(url, overrides, known={"serializer": None, "deserializer": None}).store
     return MemoryDict(
         serializer=options.get("serializer"), deserializer=options.get("deserializer")
     )

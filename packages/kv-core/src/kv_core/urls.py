@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import KVError
+from .errors import InvalidStoreURL
 
-__all__ = ["InvalidStoreURL", "StoreURL", "parse_bool", "redact_url"]
+# InvalidStoreURL lives in kv_core.errors with the rest of the family; it is named here too,
+# where it was first defined.
+__all__ = [
+    "InvalidStoreURL",
+    "OptionReader",
+    "StoreOptions",
+    "StoreURL",
+    "parse_bool",
+    "parse_int",
+    "read_options",
+    "redact_url",
+]
 
-
-class InvalidStoreURL(KVError, ValueError):
-    """A store URL that cannot be opened: bad syntax or options the backend does not know."""
+#: Reads one option's value, given its name (for the message) and the value as given: text
+#: from the URL or any object from a keyword argument. Raises ``InvalidStoreURL``.
+OptionReader = Callable[[str, Any], Any]
 
 
 _SECRET_OPTIONS = ("password", "passwd", "pwd", "token", "secret", "api_key", "apikey")
@@ -156,3 +167,94 @@ def parse_bool(name: str, value: Any) -> bool:
         return False
     msg = f"option {name} must be true or false, not {value!r}"
     raise InvalidStoreURL(msg)
+
+
+def parse_int(name: str, value: Any) -> int:
+    """Read an integer option given as text or an ``int``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        msg = f"option {name} must be an int, not {value!r}"
+        raise InvalidStoreURL(msg) from None
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """A store URL's options, sorted into the store's own and the driver's.
+
+    :param url: The parsed URL.
+    :param store: The store's own options that were given (from the query or a keyword,
+        the keyword winning), each read by its reader.
+    :param driver_query: The query options left for the driver, minus those a keyword
+        overrides.
+    :param driver_keywords: The keyword arguments left for the driver.
+    """
+
+    url: StoreURL
+    store: dict[str, Any]
+    driver_query: dict[str, str]
+    driver_keywords: dict[str, Any]
+
+    def driver_url(self, base: str | None = None) -> str:
+        """*base* (default: the URL without its query) with the driver's query options.
+
+        Only the query is rebuilt, by hand: ``urlunsplit`` would turn ``unix:///path`` into
+        ``unix:/path`` and ``sqlite:////abs`` into ``sqlite://abs``.
+        """
+        if base is None:
+            base = self.url.url.split("#", 1)[0].split("?", 1)[0]
+        return f"{base}?{urlencode(self.driver_query)}" if self.driver_query else base
+
+
+def read_options(
+    url: object,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    known: Mapping[str, OptionReader | None],
+    driver: Iterable[str] | None = (),
+    aliases: Mapping[str, str] | None = None,
+) -> StoreOptions:
+    """Parse *url*, sort its options and keyword *overrides*, refuse unknown ones, read values.
+
+    :param url: The store URL.
+    :param overrides: Keyword arguments of the opener; they win over the URL's options.
+    :param known: The store's own options, each with the reader that types its value
+        (``None``: taken as given).
+    :param driver: The options passed on to the driver; ``None``: every option the store
+        does not know (the driver refuses the ones it does not know either).
+    :param aliases: Keyword names that mean one of *known* (``table_name`` for ``table``).
+    :raises InvalidStoreURL: bad syntax, an option nobody knows (the message names it and
+        lists the known ones), or a value its reader refuses.
+    """
+    parsed = StoreURL.parse(url)
+    renames = aliases or {}
+    given = {renames.get(name, name): value for name, value in (overrides or {}).items()}
+    passthrough = None if driver is None else frozenset(driver)
+    store: dict[str, Any] = {}
+    query: dict[str, str] = {}
+    keywords: dict[str, Any] = {}
+    unknown: dict[str, Any] = {}
+    for name, value in parsed.options.items():
+        if name in known:
+            store[name] = value
+        elif passthrough is None or name in passthrough:
+            if name not in given:
+                query[name] = value
+        else:
+            unknown[name] = value
+    for name, value in given.items():
+        if name in known:
+            store[name] = value
+        elif passthrough is None or name in passthrough:
+            keywords[name] = value
+        else:
+            unknown[name] = value
+    if unknown:
+        parsed.refuse_unknown(unknown, allowed=(*known, *renames, *(passthrough or ())))
+    for name, value in store.items():
+        reader = known[name]
+        if reader is not None:
+            store[name] = reader(name, value)
+    return StoreOptions(parsed, store, query, keywords)

@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 import requests
 
 from kv_core import (
+    AccessDeniedError,
     Capabilities,
     InvalidKeyError,
     KeyConflictError,
-    KVError,
     OutOfSpaceError,
+    ProtocolError,
     ReadOnlyError,
     Store,
     StoreUnavailable,
@@ -29,7 +30,14 @@ from kv_core.codec import Deserializer, Serializer
 from ._deadline import DeadlineAdapter, deadline
 from ._errors import PreconditionFailed
 from ._etag import quoted_etag_of
-from ._keys import MAX_KEY_LENGTH, check_key, check_prefix, check_token, quote_key
+from ._keys import (
+    API_REFUSED_CHARACTERS,
+    MAX_KEY_LENGTH,
+    check_key,
+    check_prefix,
+    check_token,
+    quote_key,
+)
 
 __all__ = ["DEFAULT_TIMEOUT", "TOKEN_VARIABLE", "FlaskKvDict"]
 
@@ -202,10 +210,10 @@ class FlaskKvDict(Store):
                 f"{where}: the server does not answer to this host name "
                 "(start it with --allowed-host, or allowed_hosts=)"
             )
-            raise PermissionError(msg)
+            raise AccessDeniedError(msg)
         if status in {401, 403}:
             msg = f"{where}: HTTP {status}, the token is missing or wrong"
-            raise PermissionError(msg)
+            raise AccessDeniedError(msg)
         if 300 <= status < 400:
             msg = f"{where}: redirect (HTTP {status}) not followed; check the base URL"
             raise StoreUnavailable(msg)
@@ -219,7 +227,7 @@ class FlaskKvDict(Store):
             msg = f"{where}: no kv API at this URL (HTTP 404)"
             raise StoreUnavailable(msg)
         msg = f"{where}: unexpected HTTP {status}"
-        raise KVError(msg)
+        raise ProtocolError(msg)
 
     def _answer(self, response: requests.Response, field: str) -> dict[str, Any]:
         """The checked response's JSON object, which must hold *field*."""
@@ -272,6 +280,7 @@ class FlaskKvDict(Store):
             hierarchical_keys=bool(store.get("hierarchical_keys", False)),
             # The API's own examples, then the served store's (the server refuses those too).
             invalid_keys=tuple(dict.fromkeys([*_INVALID_EXAMPLES, *store.get("invalid_keys", [])])),
+            refused_characters=API_REFUSED_CHARACTERS | self._store_key_rules()[0],
         )
 
     # -- the store primitives -------------------------------------------------------------------
@@ -294,8 +303,12 @@ class FlaskKvDict(Store):
             info = self.server_info()
             store = info.get("store") or {}
             longest = store.get("max_key_length")
+            # The store's declared set when the server sends it, else the server's own list.
+            declared = store.get("refused_characters")
+            if declared is None:
+                declared = info.get("refused_characters")
             rules = (
-                frozenset(str(info.get("refused_characters") or "")),
+                frozenset("".join(declared or "")),
                 int(longest) if longest is not None else None,
             )
             self._key_rules = rules

@@ -1,4 +1,4 @@
-"""The error bodies of the HTTP API, and the one error the client adds to kv-core's family.
+"""The error bodies of the HTTP API.
 
 Every error response is JSON of the form ``{"error": CODE, "message": TEXT}``: *CODE* is a
 stable machine-readable word, *TEXT* a generic sentence chosen here. Neither ever holds a
@@ -7,13 +7,10 @@ traceback, a path, SQL, a key or an exception's own text.
 
 from __future__ import annotations
 
-from kv_core import KVError
+# Defined with the rest of the family in kv_core.errors (a ConflictError); named here too.
+from kv_core.errors import PreconditionFailed as PreconditionFailed
 
 __all__ = ["ERRORS", "ApiError", "PreconditionFailed", "error_code", "error_message"]
-
-
-class PreconditionFailed(KVError):
-    """A conditional write or delete (``If-Match`` / ``If-None-Match``) found another value."""
 
 
 #: HTTP status -> (code, message) of the JSON error body.

@@ -6,12 +6,20 @@ import os
 from typing import Any
 
 from kv_core import InvalidStoreURL, StoreURL
+from kv_core.urls import OptionReader, read_options
 
 from ._client import DEFAULT_TIMEOUT, FlaskKvDict
 
 __all__ = ["open_http_url"]
 
-_OPTIONS = ("deserializer", "serializer", "session", "timeout", "token", "token_env")
+_OPTIONS: dict[str, OptionReader | None] = {
+    "deserializer": None,
+    "serializer": None,
+    "session": None,
+    "timeout": lambda _name, value: _timeout(value),
+    "token": None,
+    "token_env": None,
+}
 
 
 def _timeout(value: Any) -> float | tuple[float, float]:
@@ -39,8 +47,7 @@ def open_http_url(url: str, **overrides: Any) -> FlaskKvDict:
     if "token" in parsed.options:
         msg = "never put a token in a store URL; use token_env=VARIABLE or token= in code"
         raise InvalidStoreURL(msg)
-    options = parsed.options_with(overrides)
-    parsed.refuse_unknown(options, allowed=_OPTIONS)
+    options = read_options(url, overrides, known=_OPTIONS).store
     token = options.get("token")
     env = options.get("token_env")
     if token is None and env:
@@ -52,7 +59,7 @@ def open_http_url(url: str, **overrides: Any) -> FlaskKvDict:
         return FlaskKvDict(
             parsed.without_query(),
             token=token,
-            timeout=_timeout(options.get("timeout", DEFAULT_TIMEOUT)),
+            timeout=options.get("timeout", DEFAULT_TIMEOUT),
             session=options.get("session"),
             serializer=options.get("serializer"),
             deserializer=options.get("deserializer"),

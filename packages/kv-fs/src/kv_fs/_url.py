@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from kv_core import InvalidStoreURL, StoreURL, parse_bool
+from kv_core import InvalidStoreURL, parse_bool
+from kv_core.urls import read_options
 
 from ._paths import default_scratch
 from ._store import FileSystemDict
 
 __all__ = ["open_file_url"]
 
-_OPTIONS = ("deserializer", "durable", "scratch", "serializer")
+_OPTIONS = {"deserializer": None, "durable": parse_bool, "scratch": None, "serializer": None}
 
 
 def open_file_url(url: str, **overrides: Any) -> FileSystemDict:
@@ -23,9 +24,8 @@ def open_file_url(url: str, **overrides: Any) -> FileSystemDict:
     ``serializer`` and ``deserializer`` (keyword overrides only). Keyword arguments win over
     the URL's options.
     """
-    parsed = StoreURL.parse(url)
-    options = parsed.options_with(overrides)
-    parsed.refuse_unknown(options, allowed=_OPTIONS)
+    read = read_options(url, overrides, known=_OPTIONS)
+    parsed, options = read.url, read.store
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
         msg = (
@@ -41,7 +41,7 @@ def open_file_url(url: str, **overrides: Any) -> FileSystemDict:
     return FileSystemDict(
         storage,
         scratch,
-        durable=parse_bool("durable", options.get("durable", True)),
+        durable=options.get("durable", True),
         serializer=options.get("serializer"),
         deserializer=options.get("deserializer"),
     )

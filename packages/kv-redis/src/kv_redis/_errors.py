@@ -25,17 +25,17 @@ from redis import exceptions as rx
 
 from kv_core import (
     AccessDeniedError,
-    KVError,
     OutOfSpaceError,
     ReadOnlyError,
     StoreUnavailable,
+    UnsupportedError,
     ValueTooLargeError,
 )
 
 __all__ = ["DRIVER_ERRORS", "SlidingExpiryUnsupported", "translate"]
 
 
-class SlidingExpiryUnsupported(KVError, RuntimeError):
+class SlidingExpiryUnsupported(UnsupportedError):
     """The server refused GETEX, so a read cannot reset the lifetime of its key.
 
     Raised instead of reading without sliding: a server older than Redis 6.2, or a read-only
@@ -116,5 +116,5 @@ def translate(exc: BaseException, command: str, target: str) -> BaseException:
             return ValueTooLargeError(msg)
         if command == "GETDEL" and "UNKNOWN COMMAND" in upper:
             msg = f"pop needs GETDEL, which Redis at {target} lacks (Redis >= 6.2): {text}"
-            return KVError(msg)
+            return UnsupportedError(msg)
     return exc

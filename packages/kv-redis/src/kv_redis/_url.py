@@ -14,20 +14,28 @@ arguments winning over the URL. An option redis-py does not know raises ``Invali
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 import redis
 from redis.cluster import RedisCluster
 
-from kv_core import InvalidStoreURL, StoreURL, parse_bool
+from kv_core import InvalidStoreURL, parse_bool
+from kv_core.urls import OptionReader, StoreOptions, read_options
 
 from ._errors import translate
 from ._store import RedisDict
 
 __all__ = ["DEFAULT_TIMEOUTS", "STORE_OPTIONS", "open_redis_cluster_url", "open_redis_url"]
 
+# The store's own options, each with the reader that types its value.
+_READERS: dict[str, OptionReader | None] = {
+    "prefix": None,
+    "exp_time": lambda _name, value: _exp_time(value),
+    "sliding": parse_bool,
+    "serializer": None,
+    "deserializer": None,
+}
 #: Options the store reads itself; the rest go to redis-py.
-STORE_OPTIONS = ("prefix", "exp_time", "sliding", "serializer", "deserializer")
+STORE_OPTIONS = tuple(_READERS)
 #: Seconds a store opened from a URL waits to connect, and for each reply, unless the URL or
 #: a keyword says otherwise (redis-py 8 has the same default; redis-py 5 to 7 wait forever).
 DEFAULT_TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0}
@@ -47,22 +55,15 @@ def _exp_time(value: Any) -> Any:
         raise InvalidStoreURL(msg) from None
 
 
-def _split(url: str, overrides: dict[str, Any]) -> tuple[StoreURL, dict[str, Any], str]:
-    """The parsed URL, the store's options, and the URL redis-py should see."""
-    parsed = StoreURL.parse(url)
-    options = parsed.options_with(overrides)
-    ours = {name: options[name] for name in STORE_OPTIONS if name in options}
-    # redis-py lets URL options beat keyword arguments; drop the ones overridden here.
-    kept = [
-        (name, value)
-        for name, value in parsed.options.items()
-        if name not in STORE_OPTIONS and name not in overrides
-    ]
-    # Only the query is replaced: urlunsplit would turn unix:///path into unix:/path,
-    # which redis-py refuses.
-    base = url.split("#", 1)[0].split("?", 1)[0]
-    driver_url = f"{base}?{urlencode(kept)}" if kept else base
-    return parsed, ours, driver_url
+def _split(url: str, overrides: dict[str, Any]) -> tuple[StoreOptions, str]:
+    """The URL's options sorted (every one the store does not know is redis-py's), and the
+    URL redis-py should see.
+
+    redis-py lets URL options beat keyword arguments, so the driver's URL leaves out the
+    ones a keyword overrides.
+    """
+    options = read_options(url, overrides, known=_READERS, driver=None)
+    return options, options.driver_url()
 
 
 def _make_store(client: Any, ours: dict[str, Any]) -> RedisDict:
@@ -70,8 +71,8 @@ def _make_store(client: Any, ours: dict[str, Any]) -> RedisDict:
         store = RedisDict(
             client,
             key_prefix=ours.get("prefix", ""),
-            exp_time=_exp_time(ours.get("exp_time")),
-            sliding_expiry=parse_bool("sliding", ours.get("sliding", False)),
+            exp_time=ours.get("exp_time"),
+            sliding_expiry=ours.get("sliding", False),
             serializer=ours.get("serializer"),
             deserializer=ours.get("deserializer"),
         )
@@ -82,10 +83,10 @@ def _make_store(client: Any, ours: dict[str, Any]) -> RedisDict:
     return store
 
 
-def _driver_kwargs(parsed: StoreURL, overrides: dict[str, Any]) -> dict[str, Any]:
-    kwargs = {name: value for name, value in overrides.items() if name not in STORE_OPTIONS}
+def _driver_kwargs(options: StoreOptions) -> dict[str, Any]:
+    kwargs = dict(options.driver_keywords)
     for name, seconds in DEFAULT_TIMEOUTS.items():
-        if name not in kwargs and name not in parsed.options:
+        if name not in kwargs and name not in options.driver_query:
             kwargs[name] = seconds
     return kwargs
 
@@ -95,9 +96,10 @@ def open_redis_url(url: str, **overrides: Any) -> RedisDict:
 
     Nothing connects until the first operation.
     """
-    parsed, ours, driver_url = _split(url, overrides)
+    options, driver_url = _split(url, overrides)
+    parsed, ours = options.url, options.store
     try:
-        client = redis.Redis.from_url(driver_url, **_driver_kwargs(parsed, overrides))
+        client = redis.Redis.from_url(driver_url, **_driver_kwargs(options))
         pool = client.connection_pool
         # redis-py only builds connections on first use; build one now (no socket is
         # opened) so an unknown option fails here, naming the URL.
@@ -117,11 +119,12 @@ def open_redis_cluster_url(url: str, **overrides: Any) -> RedisDict:
     The cluster client connects at once to learn the slot map, so an unreachable cluster
     raises ``StoreUnavailable`` here.
     """
-    parsed, ours, driver_url = _split(url, overrides)
+    options, driver_url = _split(url, overrides)
+    parsed, ours = options.url, options.store
     scheme, _, rest = driver_url.partition("://")
     driver_url = f"{'rediss' if scheme.lower().startswith('rediss') else 'redis'}://{rest}"
     try:
-        client = RedisCluster.from_url(driver_url, **_driver_kwargs(parsed, overrides))
+        client = RedisCluster.from_url(driver_url, **_driver_kwargs(options))
     except (TypeError, ValueError) as exc:
         msg = f"cannot open {parsed.redacted!r}: {exc}"
         raise InvalidStoreURL(msg) from exc

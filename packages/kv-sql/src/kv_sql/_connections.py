@@ -33,8 +33,8 @@ from sqlalchemy.engine import Engine
 
 from kv_core import (
     AccessDeniedError,
+    ConflictError,
     InvalidKeyError,
-    KVError,
     OutOfSpaceError,
     ReadOnlyError,
     StoreUnavailable,
@@ -327,8 +327,9 @@ class ConnectionLeases:
             msg = f"the database refused the key: {error}"
             raise InvalidKeyError(msg) from error
         if isinstance(error, dbapi.IntegrityError):
+            # A constraint of the table: two writers given the same sequence number.
             msg = f"the database refused the write: {error}"
-            raise KVError(msg) from error
+            raise ConflictError(msg) from error
 
     def _drop(self, lease: Lease, error: BaseException | None) -> None:
         if self._shared_mode:

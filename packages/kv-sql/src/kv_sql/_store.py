@@ -17,12 +17,13 @@ from sqlalchemy.pool import StaticPool
 
 from kv_core import (
     Capabilities,
+    ConflictError,
     InvalidKeyError,
-    KVError,
     ReadOnlyError,
     Store,
     ValueTooLargeError,
 )
+from kv_core.capabilities import LONE_SURROGATES
 from kv_core.codec import Deserializer, Serializer
 
 from ._connections import ConnectionLeases, leases_for
@@ -289,7 +290,7 @@ class GenericSqlDict(Store):
 
         A deadlock means another transaction went ahead, so it is rerun up to
         ``_DEADLOCK_ATTEMPTS`` times in all; a lock-wait timeout up to ``_ATTEMPTS`` times.
-        Giving up on deadlocks raises ``KVError``: the database is busy, not unavailable.
+        Giving up on deadlocks raises ``ConflictError``: the database is busy, not unavailable.
         """
         st = self._st
         attempt = deadlocks = 0
@@ -321,7 +322,7 @@ class GenericSqlDict(Store):
                         deadlocks += 1
                         if deadlocks >= _DEADLOCK_ATTEMPTS:
                             msg = f"gave up after {deadlocks} deadlocks in a row: {exc}"
-                            raise KVError(msg) from exc
+                            raise ConflictError(msg) from exc
                     else:
                         attempt += 1
                         if attempt >= _ATTEMPTS:
@@ -405,6 +406,9 @@ class GenericSqlDict(Store):
             empty_key=True,
             hierarchical_keys=False,
             invalid_keys=tuple(invalid),
+            refused_characters=(
+                LONE_SURROGATES | {"\x00"} if self._nul_invalid else LONE_SURROGATES
+            ),
         )
 
     @property

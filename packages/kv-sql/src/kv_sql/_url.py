@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
-from kv_core import InvalidStoreURL, StoreURL, parse_bool
+from kv_core import InvalidStoreURL, parse_bool
+from kv_core.urls import OptionReader, parse_int, read_options
 
 from ._dialects import MySqlDict, PostgresSqlDict
 from ._engine import database_url_text
@@ -21,9 +21,30 @@ __all__ = ["DEFAULT_TABLE", "open_sql_url"]
 
 DEFAULT_TABLE = "kv"
 
-# kv-sql's own options, taken out of the URL before SQLAlchemy sees it.
-_OWN = ("table", "key_length", "prune", "snapshot")
-_KEYWORDS = ("serializer", "deserializer", "engine_kwargs", "prune_on_write", "snapshot_time")
+
+def _snapshot(name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        msg = f"option {name} must be an ISO 8601 time, not {value!r}"
+        raise InvalidStoreURL(msg) from None
+
+
+# kv-sql's own options (the first four may be in the URL), taken out before SQLAlchemy sees
+# it, each with the reader that types its value.
+_OWN: dict[str, OptionReader | None] = {
+    "table": None,
+    "key_length": parse_int,
+    "prune": parse_bool,
+    "snapshot": _snapshot,
+    "serializer": None,
+    "deserializer": None,
+    "engine_kwargs": None,
+}
+# Keyword names of the store's constructor, for the URL's own names.
+_ALIASES = {"prune_on_write": "prune", "snapshot_time": "snapshot", "table_name": "table"}
 # Query parameters passed on to the driver (any other one is refused as a likely typo).
 _DRIVER_OPTIONS = {
     "sqlite": ("timeout", "uri", "mode", "cache", "nolock", "immutable", "vfs", "modeof"),
@@ -70,16 +91,6 @@ _DRIVER_OPTIONS = {
 _DRIVER_OPTIONS["mariadb"] = _DRIVER_OPTIONS["mysql"]
 
 
-def _split(url: str) -> tuple[str, dict[str, str], dict[str, str]]:
-    # Split by hand: urlunsplit would turn sqlite:////abs/path into sqlite://abs/path.
-    base, _, query = url.partition("?")
-    own: dict[str, str] = {}
-    driver: dict[str, str] = {}
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        (own if name in _OWN else driver)[name] = value
-    return base, own, driver
-
-
 def _store_class(scheme: str) -> type[GenericSqlDict]:
     backend = scheme.split("+", 1)[0]
     if backend in ("mysql", "mariadb"):
@@ -97,36 +108,22 @@ def open_sql_url(url: str, **overrides: Any) -> GenericSqlDict:
     (``?charset=utf8mb4``) and go to SQLAlchemy. Keyword-only: ``serializer``,
     ``deserializer``, ``engine_kwargs``, ``prune_on_write``, ``snapshot_time``, ``table_name``.
     """
-    parsed = StoreURL.parse(url)
-    url = database_url_text(url)
-    base, own, driver = _split(url)
-    aliases = {"prune_on_write": "prune", "snapshot_time": "snapshot", "table_name": "table"}
-    given = {aliases.get(name, name): value for name, value in overrides.items()}
-    options: dict[str, Any] = {**own, **given}
-    backend = StoreURL.parse(url).scheme.split("+", 1)[0]
-    driver_options = _DRIVER_OPTIONS.get(backend, ())
-    parsed.refuse_unknown({**options, **driver}, allowed=(*_OWN, *_KEYWORDS, *driver_options))
-    database_url = f"{base}?{urlencode(driver)}" if driver else base
-    try:
-        key_length = int(options.get("key_length", 255))
-    except (TypeError, ValueError):
-        msg = f"option key_length must be an int, not {options['key_length']!r}"
-        raise InvalidStoreURL(msg) from None
-    snapshot = options.get("snapshot")
-    if isinstance(snapshot, str):
-        try:
-            snapshot = datetime.fromisoformat(snapshot)
-        except ValueError:
-            msg = f"option snapshot must be an ISO 8601 time, not {snapshot!r}"
-            raise InvalidStoreURL(msg) from None
+    rewritten = database_url_text(url)
+    backend = rewritten.partition("://")[0].lower().split("+", 1)[0]
+    read = read_options(
+        url, overrides, known=_OWN, driver=_DRIVER_OPTIONS.get(backend, ()), aliases=_ALIASES
+    )
+    parsed, options = read.url, read.store
+    # The driver's options come from the URL only; the base is split by hand (driver_url).
+    database_url = read.driver_url(rewritten.partition("?")[0])
     table = options.get("table", DEFAULT_TABLE)
     try:
         return _store_class(backend)(
             database_url,
             table,
-            key_length=key_length,
-            snapshot_time=snapshot,
-            prune_on_write=parse_bool("prune", options.get("prune", False)),
+            key_length=options.get("key_length", 255),
+            snapshot_time=options.get("snapshot"),
+            prune_on_write=options.get("prune", False),
             engine_kwargs=options.get("engine_kwargs"),
             serializer=options.get("serializer"),
             deserializer=options.get("deserializer"),
