@@ -21,7 +21,7 @@ import sqlalchemy
 from kv_core import Capabilities, StoreUnavailable, TieredStorageDict, WriteOnlyDict
 from kv_core.capabilities import LONE_SURROGATES
 from kv_core.conformance import MappingTests, StoreFactory
-from kv_core.conformance.services import port_open, service_missing, unique_name
+from kv_dev.services import MYSQL, POSTGRES, REDIS, unique_name
 from kv_flask import FlaskKvDict, ServerThread
 from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
 
@@ -43,8 +43,8 @@ from docstore.services import (  # noqa: E402
 from document_store import build_document_store  # noqa: E402
 
 DATABASES = {
-    "mariadb": (MYSQL_URL, MySqlDict, "KV_TEST_MYSQL_URL", "MariaDB"),
-    "postgres": (POSTGRES_URL, PostgresSqlDict, "KV_TEST_POSTGRES_URL", "PostgreSQL"),
+    "mariadb": (MYSQL_URL, MySqlDict, MYSQL),
+    "postgres": (POSTGRES_URL, PostgresSqlDict, POSTGRES),
 }
 
 
@@ -70,15 +70,10 @@ class Stack:
         wait_for_replicas(self.master, sum(r.running() for r in self.replicas))
 
 
-def _require(url: str, service: str, env_var: str) -> None:
-    if not port_open(url):
-        service_missing(service, env_var, f"nothing answers at {url}")
-
-
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RedisReplica]]:
     """Two real replicas of the Redis under test, shared by this module's tests."""
-    _require(REDIS_URL, "Redis", "KV_TEST_REDIS_URL")
+    REDIS.require()
     base = tmp_path_factory.mktemp("replicas")
     started = [RedisReplica(REDIS_URL, base / f"replica{i}") for i in range(2)]
     try:
@@ -101,8 +96,8 @@ def stack(
     request: pytest.FixtureRequest, tmp_path: Path, running_replicas: list[RedisReplica]
 ) -> Iterator[Stack]:
     """The three-tier store on Redis and two replicas, a SQL database, and a temp archive."""
-    sql_url, sql_class, env_var, service = DATABASES[request.param]
-    _require(sql_url, service, env_var)
+    sql_url, sql_class, service = DATABASES[request.param]
+    service.require()
     master = redis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
     replicas = running_replicas
     prefix = unique_name("docs") + ":"
@@ -326,7 +321,7 @@ class TestDocumentStoreOverHttp(MappingTests):
     def store_factory(
         self, tmp_path: Path, running_replicas: list[RedisReplica]
     ) -> Iterator[StoreFactory]:
-        _require(MYSQL_URL, "MariaDB", "KV_TEST_MYSQL_URL")
+        MYSQL.require()
         master = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
         opened: list[Any] = []
         prefixes: list[str] = []

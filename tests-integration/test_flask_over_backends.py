@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,14 @@ import sqlalchemy
 from kv_core import Capabilities, InvalidKeyError, Store
 from kv_core.capabilities import LONE_SURROGATES
 from kv_core.conformance import StoreConformance, StoreFactory
-from kv_core.conformance.services import port_open, service_missing, unique_name
+from kv_dev.services import POSTGRES, REDIS, unique_name
 from kv_flask import DEFAULT_MAX_CONTENT_LENGTH, FlaskKvDict, ServerThread
 from kv_fs import FileSystemDict
 from kv_redis import RedisDict
 from kv_sql import GenericSqlDict, PostgresSqlDict
 
-REDIS_URL = os.environ.get("KV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_URL = os.environ.get(
-    "KV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+REDIS_URL = REDIS.url
+POSTGRES_URL = POSTGRES.url
 
 # Keys the HTTP API refuses whatever store it serves (see kv_flask's key rules).
 _HTTP_INVALID = ("", "/a", "a/", "a//b", "a/../b", "./a", "a\x00b", "_kv/x")
@@ -120,8 +117,7 @@ class TestFlaskOverPostgres(_ServedConformance):
     tables: list[str]
 
     def backend(self, request: pytest.FixtureRequest, index: int) -> Store:
-        if not port_open(POSTGRES_URL):
-            service_missing("PostgreSQL", "KV_TEST_POSTGRES_URL", f"nothing at {POSTGRES_URL}")
+        POSTGRES.require()
         if index == 0:
             type(self).tables = []
         table = unique_name("flaskpg")
@@ -141,8 +137,7 @@ class TestFlaskOverRedis(_ServedConformance):
     prefixes: list[str]
 
     def backend(self, request: pytest.FixtureRequest, index: int) -> Store:
-        if not port_open(REDIS_URL):
-            service_missing("Redis", "KV_TEST_REDIS_URL", f"nothing answers at {REDIS_URL}")
+        REDIS.require()
         if index == 0:
             type(self).prefixes = []
         prefix = unique_name("flaskredis") + ":"

@@ -38,13 +38,13 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from kv_core.conformance.services import port_open, service_missing
+from kv_dev.services import REDIS
 
 pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())
-REDIS_URL = os.environ.get("KV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = REDIS.url
 TOOLING = frozenset({"pip", "setuptools", "wheel"})
 
 
@@ -337,8 +337,7 @@ client.close()
 @pytest.fixture
 def redis_venv(shared_tmp: Path, dist: Path) -> Venv:
     """The environment holding kv-redis alone (and the suite, added after the check)."""
-    if not port_open(REDIS_URL):
-        service_missing("Redis", "KV_TEST_REDIS_URL", f"nothing listens at {REDIS_URL}")
+    REDIS.require()
     return make_venv(shared_tmp, dist, CASES["kv-redis"], conformance=True)
 
 
@@ -504,7 +503,7 @@ PLUGIN_IMPORTS = """
 import sys
 import pytest
 before = set(sys.modules)
-import kv_core.conformance.plugin, kv_core.conformance.services
+import kv_core.conformance.plugin
 new = {name.split(".")[0] for name in set(sys.modules) - before}
 print(sorted(new - set(sys.stdlib_module_names) - {"kv_core"}))
 """

@@ -21,7 +21,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from kv_core import StoreUnavailable, TieredStorageDict
-from kv_core.conformance.services import port_open, service_missing
+from kv_dev.services import port_open, service_missing
 from kv_redis import RedisDict
 from kv_sql import GenericSqlDict
 

@@ -10,7 +10,10 @@ Usage: ``python tools/compat.py [BACKEND ...] [--direction forward|reverse|both]
   (outside it, pip never combines the two, so there is nothing to break).
 
 Each combination gets a fresh virtual environment with both wheels, the backend's
-extras (all but ``bench``), ``kv-core[conformance]`` and ``pytest-timeout``. Only the
+extras (all but ``bench``), ``kv-core[conformance]``, ``pytest-timeout`` and the repository's
+test support (``dev/kv-dev`` from the working tree: the tests of this tree import
+``kv_dev.services``, and its pytest plugin serves those helpers to released tests under their
+old name, ``kv_core.conformance.services``). Only the
 backend's conformance test modules (``tests/test_*conformance*.py``) run, with
 ``-m "not kv_slow and not kv_processes"``, to keep CI time sane; ``--full`` runs all of its
 tests. A missing record is reported as "no release recorded" and passes; a combination
@@ -42,6 +45,7 @@ __all__ = ["Outcome", "backends", "main", "run_checks"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = "kv-core"
+DEV = Path("dev") / "kv-dev"
 QUICK_MARKERS = "not kv_slow and not kv_processes"
 SKIPPED_EXTRAS = frozenset({"bench"})
 
@@ -219,6 +223,16 @@ class Checker:
             self._wheels[name] = _build_wheel(source, self.work / "wheels" / "current" / name)
         return self._wheels[name]
 
+    def dev_wheels(self) -> list[Path]:
+        """The wheel of the test support, ``dev/kv-dev`` in the working tree, if it has one."""
+        source = self.root / DEV
+        if not (source / "pyproject.toml").is_file():
+            return []
+        if "kv-dev" not in self._wheels:
+            outdir = self.work / "wheels" / "current" / "kv-dev"
+            self._wheels["kv-dev"] = _build_wheel(source, outdir)
+        return [self._wheels["kv-dev"]]
+
     def recorded_wheel(self, name: str, commit: str) -> Path:
         """The wheel of *name* built from ``packages/<name>`` at *commit*."""
         key = f"{name}@{commit}"
@@ -316,7 +330,8 @@ class Checker:
         venv = Path(tempfile.mkdtemp(prefix="venv-", dir=self.work))
         wanted = f"{backend}[{','.join(extras)}]" if extras else str(backend)
         # Wheels named by path: pip takes kv-core from this file, never from an index.
-        python = _venv(venv, [f"{core}[conformance]", wanted, "pytest-timeout"])
+        dev = [str(wheel) for wheel in self.dev_wheels()]
+        python = _venv(venv, [f"{core}[conformance]", wanted, *dev, "pytest-timeout"])
         installed = _installed_version(python, CORE)
         if installed != core_version:
             return Outcome(label, False, f"installed kv-core {installed}, not {core_version}")

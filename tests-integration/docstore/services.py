@@ -7,7 +7,6 @@ free loopback port; a read-only SQL user may only SELECT from the test's table.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -21,11 +20,11 @@ import sqlalchemy
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-REDIS_URL = os.environ.get("KV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-MYSQL_URL = os.environ.get("KV_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
-POSTGRES_URL = os.environ.get(
-    "KV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from kv_dev.services import MYSQL, POSTGRES, REDIS
+
+REDIS_URL = REDIS.url
+MYSQL_URL = MYSQL.url
+POSTGRES_URL = POSTGRES.url
 
 
 def free_port() -> int:

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from kv_core.conformance.services import port_open, service_missing, unique_name
+from kv_dev.services import REDIS, unique_name
 
 KV = Path(sys.executable).with_name("kv")
-REDIS_URL = os.environ.get("KV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = REDIS.url
 
 Run = Callable[..., subprocess.CompletedProcess[bytes]]
 
@@ -137,8 +137,7 @@ def file_url(tmp_path: Path) -> str:
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A redis:// URL with a key prefix of this test's own; its keys are removed afterwards."""
-    if not port_open(REDIS_URL):
-        service_missing("Redis", "KV_TEST_REDIS_URL", f"nothing answers at {REDIS_URL}")
+    REDIS.require()
     prefix = unique_name("kvcli") + ":"
     yield f"{REDIS_URL}?prefix={prefix}"
     client = redis.Redis.from_url(REDIS_URL)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from kv_core import open_store, registered_schemes
-from kv_core.conformance.services import port_open, service_missing, unique_name
+from kv_dev.services import MYSQL, REDIS, port_open, unique_name
 
 from .conftest import REDIS_URL, Run
 
-MYSQL_URL = os.environ.get("KV_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+MYSQL_URL = MYSQL.url
 
 
 @pytest.mark.parametrize(
@@ -157,10 +157,8 @@ def test_sqlite_dialect_driver_and_postgres_urls(run_kv: Run, tmp_path: Path) ->
 
 def test_access_denied_exits_5(run_kv: Run, tmp_path: Path) -> None:
     """A refused login or a missing database is exit 5 'access denied', never 4."""
-    if not port_open(REDIS_URL):
-        service_missing("Redis", "KV_TEST_REDIS_URL", f"nothing answers at {REDIS_URL}")
-    if not port_open(MYSQL_URL):
-        service_missing("MariaDB/MySQL", "KV_TEST_MYSQL_URL", f"nothing answers at {MYSQL_URL}")
+    REDIS.require()
+    MYSQL.require()
     host = REDIS_URL.split("://", 1)[1].split("/", 1)[0]
     mysql_host = MYSQL_URL.split("@", 1)[1].split("/", 1)[0]
     for url in (

@@ -14,13 +14,12 @@ import json, sys
 import pytest
 before = set(sys.modules)
 import kv_core.conformance.plugin
-import kv_core.conformance.services
 print(json.dumps(sorted(set(sys.modules) - before)))
 """
 
 
 def test_plugin_imports_only_pytest_the_stdlib_and_kv_core() -> None:
-    """Loading the plugin (and services) imports no Hypothesis and none of the suite."""
+    """Loading the plugin imports no Hypothesis and none of the suite."""
     done = subprocess.run(
         [sys.executable, "-c", IMPORTS], capture_output=True, text=True, check=True
     )

@@ -6,7 +6,6 @@ SCAN and UNLINK afterwards; nothing here ever runs FLUSHDB or FLUSHALL.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -19,9 +18,9 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from kv_core.conformance.services import port_open, service_missing, unique_name
+from kv_dev.services import REDIS, port_open, service_missing, unique_name
 
-REDIS_URL = os.environ.get("KV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = REDIS.url
 TIMEOUTS: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
 
 
@@ -116,9 +115,7 @@ class Server:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The shared Redis; skips (or fails in CI) when it is unreachable."""
-    if not port_open(REDIS_URL):
-        service_missing("Redis", "KV_TEST_REDIS_URL", f"nothing answers at {REDIS_URL}")
-    return REDIS_URL
+    return REDIS.require()
 
 
 @pytest.fixture

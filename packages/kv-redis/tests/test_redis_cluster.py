@@ -15,7 +15,7 @@ from redis.crc import key_slot
 from redis.retry import Retry
 
 from kv_core import StoreUnavailable
-from kv_core.conformance.services import unique_name
+from kv_dev.services import unique_name
 from kv_redis import RedisDict
 
 

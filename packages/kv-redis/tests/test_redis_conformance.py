@@ -11,7 +11,7 @@ import redis
 
 from kv_core import Capabilities
 from kv_core.conformance import StoreConformance
-from kv_core.conformance.services import unique_name
+from kv_dev.services import unique_name
 from kv_redis import RedisDict, open_redis_cluster_url, open_redis_url
 
 CAPABILITIES = Capabilities(

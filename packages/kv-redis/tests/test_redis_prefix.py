@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from kv_core.conformance.services import unique_name
+from kv_dev.services import unique_name
 from kv_redis import RedisDict
 from kv_redis import _store as store_module
 

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from kv_core import AccessDeniedError, StoreUnavailable, open_store
-from kv_core.conformance.services import service_missing
+from kv_dev.services import service_missing
 
 from .conftest import TIMEOUTS, free_port
 

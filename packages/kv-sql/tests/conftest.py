@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,35 +12,24 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from kv_core.conformance.services import port_open, service_missing, unique_name
+from kv_dev.services import MYSQL, POSTGRES, unique_name
 from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from kvsql_private_servers import PrivateMariaDB, PrivatePostgres, SilentListener
 
-MYSQL_ENV = "KV_TEST_MYSQL_URL"
-POSTGRES_ENV = "KV_TEST_POSTGRES_URL"
-DEFAULT_MYSQL = "mysql+pymysql://root@127.0.0.1:3306/test"
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
 BACKENDS = ("sqlite", "memory", "mariadb", "postgres")
 
 
 def mysql_url() -> str:
     """The MariaDB/MySQL URL to test against; skips (fails in CI) when unreachable."""
-    url = os.environ.get(MYSQL_ENV, DEFAULT_MYSQL)
-    if not port_open(url):
-        service_missing("MariaDB/MySQL", MYSQL_ENV, f"nothing listens at {url}")
-    return url
+    return MYSQL.require()
 
 
 def postgres_url() -> str:
     """The PostgreSQL URL to test against; skips (fails in CI) when unreachable."""
-    url = os.environ.get(POSTGRES_ENV, DEFAULT_POSTGRES)
-    if not port_open(url):
-        service_missing("PostgreSQL", POSTGRES_ENV, f"nothing listens at {url}")
-    return url
+    return POSTGRES.require()
 
 
 def drop_table(url: str, table: str) -> None:

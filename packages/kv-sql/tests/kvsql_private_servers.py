@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import pymysql
 
-from kv_core.conformance.services import service_missing
+from kv_dev.services import service_missing
 
 __all__ = ["PrivateMariaDB", "PrivatePostgres", "SilentListener", "free_port"]
 

@@ -15,7 +15,7 @@ import pymysql
 import pytest
 
 from kv_core import StoreUnavailable, open_store
-from kv_core.conformance.services import unique_name
+from kv_dev.services import unique_name
 from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
 from kv_sql._deadlines import CONNECT_TIMEOUT, READ_TIMEOUT, timed_out
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from kv_core import StoreUnavailable
-from kv_core.conformance.services import unique_name
+from kv_dev.services import unique_name
 from kv_sql import GenericSqlDict, _connections
 
 # Each server's session setting that closes an idle connection soon (MariaDB: 1 s at

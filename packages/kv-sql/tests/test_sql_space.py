@@ -18,7 +18,7 @@ import pytest
 
 from kv_core import OutOfSpaceError, StoreUnavailable
 from kv_core.conformance.faults import tmpfs
-from kv_core.conformance.services import unique_name
+from kv_dev.services import unique_name
 from kv_sql import GenericSqlDict
 
 CHUNK = 64 * 1024

@@ -19,7 +19,7 @@ from kv_core import (
     UnknownStoreError,
     open_store,
 )
-from kv_core.conformance.services import unique_name
+from kv_dev.services import unique_name
 from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
 
 from .conftest import Backend

@@ -20,17 +20,15 @@ from typing import Any
 from harness import Case
 from sqlalchemy import bindparam, desc, insert, select
 
-from kv_core.conformance.services import port_open
+from kv_dev.services import MYSQL, POSTGRES, port_open
 from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
 from kv_sql._schema import build_table
 
 VALUE = b"x" * 100
 KEY = "key:00042"
 LIVE_KEYS = 2_000
-MYSQL_URL = os.environ.get("KV_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
-POSTGRES_URL = os.environ.get(
-    "KV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+MYSQL_URL = MYSQL.url
+POSTGRES_URL = POSTGRES.url
 
 
 def _now() -> datetime:

@@ -7,7 +7,6 @@ import click
 from kv_core import (
     AccessDeniedError,
     InvalidKeyError,
-    InvalidStoreURL,
     OutOfSpaceError,
     StoreUnavailable,
     UnknownStoreError,
@@ -61,6 +60,9 @@ def exit_for(exc: BaseException) -> Exit:
         return Exit(f"store unavailable: {exc}", EXIT_UNAVAILABLE)
     if isinstance(exc, AccessDeniedError):
         return Exit(f"access denied: {exc}", EXIT_DENIED)
+    # Imported here: kv_core.urls brings the URL parser, which ``kv --help`` does without.
+    from kv_core import InvalidStoreURL
+
     if isinstance(exc, InvalidKeyError | InvalidStoreURL | UnknownStoreError):
         return Exit(str(exc), EXIT_USAGE)
     if isinstance(exc, ValueTooLargeError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import json
-import logging
 import os
 import signal
 import sys
@@ -12,16 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from kv_core import Store, open_store, redact_url, registered_schemes
+import kv_core
 
 from .__about__ import __version__
-from ._bench import bench_store
-from ._check import check_store
-from ._copy import CopyRefused, copy_store
 from ._errors import (
     EXIT_CODES,
     EXIT_ERROR,
@@ -33,6 +29,13 @@ from ._errors import (
 )
 from ._history import history_of, parse_moment, snapshot_of, version_record
 from ._output import encode_value, is_printable_text, shown_on_terminal
+
+if TYPE_CHECKING:
+    from kv_core import Store
+
+# kv-core's names are read as attributes of the package when a command runs, and the modules
+# of single commands (copy, check, bench) imported by that command: ``kv --help`` and the
+# quick commands need neither the URL parser, the store protocol nor dataclasses.
 
 __all__ = ["DEFAULT_URL", "cli", "main"]
 
@@ -52,7 +55,7 @@ def _opened(url: str) -> Iterator[Store]:
     # Any failure becomes a one-line message and an exit code, never a traceback: a backend
     # may raise its driver's errors for a malformed URL.
     try:
-        store = open_store(url)
+        store = kv_core.open_store(url)
     except Exception as exc:
         raise exit_for(exc) from exc
     try:
@@ -96,7 +99,7 @@ def _url_option(command: F) -> F:
 
 
 def _scheme_list() -> str:
-    schemes = [s.replace("+*", "+DRIVER") for s in registered_schemes()]
+    schemes = [s.replace("+*", "+DRIVER") for s in kv_core.registered_schemes()]
     return ", ".join(f"{scheme}://" for scheme in schemes)
 
 
@@ -187,7 +190,7 @@ def get(
         if at is None:
             value: bytes = store[key]
         else:
-            past = snapshot_of(store, at, redact_url(target))
+            past = snapshot_of(store, at, kv_core.redact_url(target))
             try:
                 value = past[key]
             except KeyError:
@@ -253,7 +256,7 @@ def history(ctx: click.Context, key: str, as_json: bool) -> None:
     """
     target = _url(ctx)
     with _opened(target) as store:
-        versions = history_of(store, key, redact_url(target))
+        versions = history_of(store, key, kv_core.redact_url(target))
     if not versions:
         msg = f"no such key: {key!r} (it has no history)"
         raise Exit(msg, EXIT_NOT_FOUND)
@@ -298,7 +301,9 @@ def cp(source: str, target: str, batch: int, overwrite: bool, skip_invalid: bool
         "overwrite": overwrite,
         "skip_invalid": skip_invalid,
     }
-    route = f"from {redact_url(source)} to {redact_url(target)}"
+    from ._copy import CopyRefused, copy_store
+
+    route = f"from {kv_core.redact_url(source)} to {kv_core.redact_url(target)}"
     with _opened(source) as src, _opened(target) as dst:
         try:
             if sys.stderr.isatty():
@@ -327,6 +332,8 @@ def cp(source: str, target: str, batch: int, overwrite: bool, skip_invalid: bool
 
 def _print_server_logs(*, access_log: bool) -> None:
     """Show the server's logs on standard error: the access log, errors, waitress's warnings."""
+    import logging  # only ``kv serve`` logs: the other commands start without it
+
     access = logging.getLogger("kv_flask.access")
     access.propagate = False
     access.setLevel(logging.INFO if access_log else logging.WARNING)
@@ -461,7 +468,7 @@ def serve(
         msg = "kv serve needs kv-flask: pip install kv-flask"
         raise Exit(msg, EXIT_ERROR) from exc
     target = _url(ctx, url)
-    shown = redact_url(target)
+    shown = kv_core.redact_url(target)
     bound = False
 
     def ready(server_url: str) -> None:
@@ -540,6 +547,8 @@ def check(
     if url is not None and url.startswith("-"):
         # No URL given: click put the first pytest option in its place.
         pytest_args, url = (url, *pytest_args), None
+    from ._check import check_store
+
     target = None if factory else _url(ctx, url)
     code, verdict = check_store(target, factory, quick=quick, pytest_args=pytest_args)
     for line in verdict:
@@ -572,6 +581,8 @@ def bench(ctx: click.Context, url: str | None, count: int, size: int, as_json: b
     It writes keys of its own under kv-bench/ and removes them afterwards, with their
     history on stores that keep one.
     """
+    from ._bench import bench_store
+
     target = _url(ctx, url)
     with _opened(target) as store:
         rows = bench_store(store, count=count, size=size)
@@ -580,10 +591,10 @@ def bench(ctx: click.Context, url: str | None, count: int, size: int, as_json: b
             {"name": row.name, "p50_us": row.p50, "p99_us": row.p99, "samples": row.samples}
             for row in rows
         ]
-        document = {"url": redact_url(target), "count": count, "size": size}
+        document = {"url": kv_core.redact_url(target), "count": count, "size": size}
         click.echo(json.dumps({**document, "operations": operations}))
         return
-    click.echo(f"{redact_url(target)}: {count} operations each, {size} B values")
+    click.echo(f"{kv_core.redact_url(target)}: {count} operations each, {size} B values")
     click.echo(f"  {'operation':<20} {'p50 (median) µs':>16} {'p99 µs':>10}")
     for row in rows:
         click.echo(f"  {row.name:<20} {row.p50:>16.1f} {row.p99:>10.1f}")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownStoreError
-from .store import Store
-from .urls import StoreURL
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+    from .store import Store
 
 __all__ = ["ANY_DRIVER", "ENTRY_POINT_GROUP", "open_store", "registered_schemes"]
 
@@ -38,6 +40,10 @@ _PROVIDERS = {
 
 
 def _entry_points() -> dict[str, EntryPoint]:
+    # Imported here, not with the module: importlib.metadata costs more than the rest of
+    # kv-core together, and only opening a URL or listing the schemes needs it.
+    from importlib.metadata import entry_points
+
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
@@ -89,6 +95,9 @@ def open_store(url: str, **overrides: Any) -> Store:
         suggests the nearest.
     :raises InvalidStoreURL: the URL is malformed or has options the backend does not know.
     """
+    # Imported here, like importlib.metadata: ``kv --help`` lists the schemes without them.
+    from .urls import StoreURL
+
     parsed = StoreURL.parse(url)
     installed = _entry_points()
     found = installed.get(parsed.scheme)

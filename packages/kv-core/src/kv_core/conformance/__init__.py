@@ -6,9 +6,9 @@ suite is also a class of its own (``MappingTests``, ``ErrorContractTests`` ...),
 that can only promise part of the contract; ``StoreConformance`` is all of them.
 
 The names below are imported on first use, not with this package: its pytest plugin
-(``kv_core.conformance.plugin``) and ``kv_core.conformance.services`` live here and are
-imported by every pytest run of every project that has kv-core installed, which must not
-need Hypothesis. Without the extra, the first use says what to install.
+(``kv_core.conformance.plugin``) lives here and is imported by every pytest run of every
+project that has kv-core installed, which must not need Hypothesis. Without the extra, the
+first use says what to install.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ _EXPORTS = {
     "ValueTests": "._values",
 }
 
-# What the suite itself needs (the plugin and ``services`` need only pytest).
+# What the suite itself needs (the plugin needs only pytest).
 _NEEDS = ("pytest", "hypothesis")
 
 __all__ = [

@@ -1,8 +1,12 @@
-"""Helpers for tests that need a real service (Redis, MariaDB, PostgreSQL, a server).
+"""Helpers for the repository's tests that need a real service (Redis, MariaDB, PostgreSQL).
 
 On a developer's machine without the service, such a test skips with a message naming the
 service and the environment variable that points at it. In CI (``CI=true``) it fails
 instead: a service CI provides must never be skipped silently.
+
+The services the repository tests against are declared once here (:data:`REDIS`,
+:data:`MYSQL`, :data:`POSTGRES`): their names, the ``KV_TEST_*`` variables and the local
+defaults.
 """
 
 from __future__ import annotations
@@ -10,12 +14,23 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
 
-__all__ = ["in_ci", "port_open", "service_missing", "unique_name", "worker_id"]
+__all__ = [
+    "MYSQL",
+    "POSTGRES",
+    "REDIS",
+    "Service",
+    "in_ci",
+    "port_open",
+    "service_missing",
+    "unique_name",
+    "worker_id",
+]
 
 
 def in_ci() -> bool:
@@ -59,3 +74,40 @@ def unique_name(prefix: str) -> str:
     Only letters, digits and ``_``, so it is valid as a SQL table name and a Redis prefix.
     """
     return f"{prefix}_{worker_id()}_{uuid.uuid4().hex[:12]}"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service the tests use, found at *default* unless *env_var* names another URL.
+
+    :param name: What messages call it, e.g. ``"Redis"``.
+    :param env_var: The environment variable holding its URL, e.g. ``"KV_TEST_REDIS_URL"``.
+    :param default: Its URL on a developer's machine and in CI.
+    """
+
+    name: str
+    env_var: str
+    default: str
+
+    @property
+    def url(self) -> str:
+        """The URL to test against: *env_var*'s value, or *default*."""
+        return os.environ.get(self.env_var) or self.default
+
+    def available(self) -> bool:
+        """Whether something listens at :attr:`url`."""
+        return port_open(self.url)
+
+    def require(self) -> str:
+        """:attr:`url`, after skipping (locally) or failing (in CI) when nothing listens there."""
+        url = self.url
+        if not port_open(url):
+            service_missing(self.name, self.env_var, f"nothing answers at {url}")
+        return url
+
+
+REDIS = Service("Redis", "KV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+MYSQL = Service("MariaDB/MySQL", "KV_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+POSTGRES = Service(
+    "PostgreSQL", "KV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
