@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .errors import AccessDeniedError as AccessDeniedError
     from .errors import ConflictError as ConflictError
     from .errors import InvalidKeyError as InvalidKeyError
+    from .errors import InvalidStoreURL as InvalidStoreURL
     from .errors import KeyConflictError as KeyConflictError
     from .errors import KVError as KVError
     from .errors import OutOfSpaceError as OutOfSpaceError
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from .serialized import SerializedDict as SerializedDict
     from .store import Store as Store
     from .tiered import TieredStorageDict as TieredStorageDict
-    from .errors import InvalidStoreURL as InvalidStoreURL
     from .urls import StoreURL as StoreURL
     from .urls import parse_bool as parse_bool
     from .urls import redact_url as redact_url
