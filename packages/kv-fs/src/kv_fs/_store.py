@@ -26,6 +26,7 @@ from kv_core.codec import Deserializer, Serializer
 
 from ._beneath import open_beneath
 from ._keys import KeyRules
+from ._noreplace import rename_noreplace
 from ._paths import resolve_paths
 from ._tree import DIR_FLAGS, DIRECTORY, NOFOLLOW, Listing, close_all, make_dirs, open_dirs, prune
 
@@ -426,11 +427,13 @@ class FileSystemDict(Store):
                     continue
                 try:
                     parent = fds[-1]
-                    self._prepare_target(parent, name, key)
                     if tmp is None:
                         tmp = self._write_scratch(value)
                     try:
-                        os.replace(tmp, name, src_dir_fd=self._scratch_fd, dst_dir_fd=parent)
+                        # A new key in one call; an existing name is checked, then replaced.
+                        if not rename_noreplace(self._scratch_fd, tmp, parent, name):
+                            self._prepare_target(parent, name, key)
+                            os.replace(tmp, name, src_dir_fd=self._scratch_fd, dst_dir_fd=parent)
                     except (FileNotFoundError, IsADirectoryError):
                         self._check_scratch(tmp)
                         continue  # a directory was pruned or created meanwhile: walk again
