@@ -119,3 +119,20 @@ def test_missing_renameat2_is_not_tried_again(monkeypatch: pytest.MonkeyPatch) -
     assert _noreplace.rename_noreplace(-1, "a", -1, "b") is None
     assert _noreplace.rename_noreplace(-1, "a", -1, "b") is None
     assert len(calls) == 1
+
+
+def test_creates_and_overwrites_in_any_order(creator: FileSystemDict) -> None:
+    """Whichever way the last write went, the next create, overwrite or refusal is right."""
+    os.mkfifo(Path(creator.path, "fifo"))
+    steps = ["a", "a", "b", "b", "fifo", "c", "fifo", "c", "c", "d/e", "d/e", "d/f", "fifo"]
+    model: dict[str, bytes] = {}
+    for index, key in enumerate(steps):
+        value = str(index).encode()
+        if key == "fifo":
+            with pytest.raises(InvalidKeyError):
+                creator[key] = value
+            continue
+        creator[key] = value
+        model[key] = value
+    assert dict(creator.items()) == model
+    assert _scratch_is_empty(creator)
