@@ -119,6 +119,8 @@ class FileSystemDict(Store):
         self._storage = paths.storage
         self._scratch = paths.scratch
         self._durable = bool(durable)
+        # Whether the last write created its key (see _place); shared by threads as a hint.
+        self._creating = True
         self._root_fd = os.open(self._storage, DIR_FLAGS)
         try:
             self._scratch_fd = os.open(self._scratch, DIR_FLAGS)
@@ -133,8 +135,6 @@ class FileSystemDict(Store):
         self._rules = KeyRules(name_max if name_max > 0 else _DEFAULT_NAME_MAX)
         self._token = uuid.uuid4().hex[:12]
         self._counter = itertools.count()
-        # Whether the last write created its key (see _place); shared by threads as a hint.
-        self._creating = True
         self._capabilities = Capabilities(
             persistent=True,
             processes=True,
