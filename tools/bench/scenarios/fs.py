@@ -1,8 +1,16 @@
 """FileSystemDict against the same os calls made by hand, minimalkv and diskcache.
 
 Everything lives in a temp dir under /tmp, removed afterwards. Writes overwrite one key
-again and again (creating a new file per call would fill the disk with files); listing walks
-10,000 keys in two levels of directories (10 x 10 x 100).
+again and again, except "create": each call makes a new key three levels deep (its parent
+exists), by hand and by the store, in directories made fresh for this run on tmpfs
+(/dev/shm): on the disk here, latency swings (synchronous discards after deletions, journal
+commits) are larger than the store's own cost and land on one case or the other. Listing
+walks 10,000 keys in two levels of directories (10 x 10 x 100).
+
+The iteration stream targets use 100,000 empty files in 10 directories on tmpfs
+(/dev/shm), so that only the walk's own cost shows: "first key of 100,000" times
+``next(iter(store))`` against ``next()`` of a bare depth-first ``os.scandir`` walk, and the
+peak memory of iterating all of them (tracemalloc) is printed as one ratio before the table.
 """
 
 from __future__ import annotations
@@ -11,9 +19,11 @@ import functools
 import itertools
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import tracemalloc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 
 from diskcache import Index
 from harness import Case
@@ -78,6 +88,56 @@ def scandir_walk(root: str) -> list[str]:
     return found
 
 
+def scandir_stream(root: str) -> Iterator[str]:
+    """The raw stream: :func:`scandir_walk` yielding each key as soon as it is read."""
+    stack = [(root, "")]
+    while stack:
+        path, rel = stack.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, f"{rel}{entry.name}/"))
+                else:
+                    yield rel + entry.name
+
+
+STREAMED = 100_000
+
+
+def _make_stream_tree(root: str) -> None:
+    """STREAMED empty files in 10 directories, made with bare os calls (fast on tmpfs)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    per_dir = STREAMED // 10
+    for d in range(10):
+        os.mkdir(f"{root}/d{d}")
+        for i in range(per_dir):
+            os.close(os.open(f"{root}/d{d}/k{i:06d}", flags, 0o644))
+
+
+def _peak_bytes(make: Callable[[], Iterable[str]]) -> tuple[int, int]:
+    """How many keys iterating ``make()`` yields, and the peak traced memory meanwhile."""
+    tracemalloc.start()
+    try:
+        count = 0
+        for _ in make():
+            count += 1
+        return count, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _first(make: Callable[[], Iterator[str]]) -> Callable[[], object]:
+    def first() -> object:
+        keys = make()
+        key = next(keys)
+        close = getattr(keys, "close", None)
+        if close is not None:
+            close()
+        return key
+
+    return first
+
+
 @contextmanager
 def scenario() -> Iterator[list[Case]]:
     """Set (100 B, 10 KB, durable or not), get, and listing 10,000 keys."""
@@ -91,7 +151,30 @@ def scenario() -> Iterator[list[Case]]:
     os.mkdir(peer_root)
     peer = FilesystemStore(peer_root)
     index = Index(f"{base}/diskcache")
+    stack = ExitStack()
+    shm = tempfile.mkdtemp(prefix="kv-bench-fs-stream-", dir="/dev/shm")
+    streamed = FileSystemDict(f"{shm}/data", f"{shm}/scratch", durable=False)
     try:
+        _make_stream_tree(streamed.path)
+        raw_keys, raw_peak = _peak_bytes(lambda: scandir_stream(streamed.path))
+        our_keys, our_peak = _peak_bytes(lambda: iter(streamed))
+        assert raw_keys == our_keys == STREAMED
+        print(
+            f"fs: memory iterating {STREAMED:,} keys (tmpfs, tracemalloc peak): "
+            f"FileSystemDict {our_peak / 1024:,.1f} KiB / bare scandir walk "
+            f"{raw_peak / 1024:,.1f} KiB = {our_peak / raw_peak:.2f}x",
+            file=sys.stderr,
+        )
+        # Creates go to trees of their own, so the listing cases keep their 10,000 keys.
+        # On tmpfs, like the stream cases: the disk's latency swings (discards, journal
+        # commits) are larger than the store's whole cost and land on one case or the other.
+        creator = FileSystemDict(f"{shm}/created", f"{shm}/scratch", durable=False)
+        stack.callback(creator.close)
+        creator["c1/c2/first"] = small
+        hand_creator = ByHand(f"{shm}/hand-created", creator.scratch_path, durable=False)
+        stack.callback(hand_creator.close)
+        os.makedirs(f"{shm}/hand-created/c1/c2")
+        created = itertools.count()
         keys = [f"d{i // 1000}/e{i // 100 % 10}/k{i:04d}" for i in range(10_000)]
         store.set_many(dict.fromkeys(keys, small))
         index.update(dict.fromkeys(keys, small))
@@ -140,6 +223,17 @@ def scenario() -> Iterator[list[Case]]:
                 "set 100 B, 3-level key",
                 "FileSystemDict",
                 lambda: store.__setitem__("n1/n2/small", small),
+            ),
+            Case(
+                "create 100 B, 3-level key (tmpfs)",
+                "by hand: write + os.replace",
+                lambda: hand_creator.set(f"c1/c2/k{next(created)}", small),
+                baseline=True,
+            ),
+            Case(
+                "create 100 B, 3-level key (tmpfs)",
+                "FileSystemDict",
+                lambda: creator.__setitem__(f"c1/c2/k{next(created)}", small),
             ),
             Case(
                 "set 100 B durable",
@@ -197,8 +291,22 @@ def scenario() -> Iterator[list[Case]]:
                 lambda: FilesystemStore(root).keys(),
             ),
             Case("list 10,000 keys", "diskcache Index", lambda: list(index)),
+            Case(
+                f"first key of {STREAMED:,} (tmpfs)",
+                "os.scandir walk, streamed",
+                _first(lambda: scandir_stream(streamed.path)),
+                baseline=True,
+            ),
+            Case(
+                f"first key of {STREAMED:,} (tmpfs)",
+                "FileSystemDict: next(iter(store))",
+                _first(lambda: iter(streamed)),
+            ),
         ]
     finally:
+        stack.close()
+        streamed.close()
+        shutil.rmtree(shm, ignore_errors=True)
         index.cache.close()
         hand.close()
         hand_durable.close()

@@ -6,6 +6,11 @@ server to the same CPU (crossing CPUs triples a round trip here). Set ``KV_BENCH
 to measure another server instead; everything is written under one fresh prefix and removed
 with SCAN + UNLINK afterwards, never FLUSHDB.
 
+The stream and "fills its database" targets use database 1 of the server, holding only a
+store's 100,000 keys: listing them against raw ``SCAN MATCH COUNT 1000``, the first key
+against the raw cursor's first, and the peak memory of iterating them all (tracemalloc),
+printed as one ratio before the table.
+
 Needs ``pip install kv-redis[bench]`` for the other libraries; a missing one is skipped.
 """
 
@@ -15,11 +20,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 
 import redis
@@ -92,6 +99,60 @@ def _unlink_prefix(client: redis.Redis, prefix: bytes) -> None:
             batch = []
     if batch:
         client.unlink(*batch)
+
+
+def _peak_bytes(make: Callable[[], Iterable[object]]) -> tuple[int, int]:
+    """How many keys iterating ``make()`` yields, and the peak traced memory meanwhile."""
+    tracemalloc.start()
+    try:
+        count = 0
+        for _ in make():
+            count += 1
+        return count, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _full_database_cases(url: str, base: str, stack: ExitStack) -> list[Case]:
+    """A store alone in database 1 with TOTAL keys: listing, first key, and memory."""
+    client = redis.Redis.from_url(url, db=1)
+    stack.callback(client.close)
+    prefix = f"{base}A:"
+    if client.dbsize():
+        print("redis: database 1 is not empty; 'fills its database' is not quite so")
+    stack.callback(_unlink_prefix, client, prefix.encode())
+    with client.pipeline(transaction=False) as pipe:
+        for start in range(0, TOTAL, 1000):
+            pipe.mset({f"{prefix}k{i:06d}": b"v" for i in range(start, start + 1000)})
+        pipe.execute()
+    store = RedisDict(client, key_prefix=prefix)
+    pattern = _escape(prefix.encode()) + b"*"
+
+    def cursor() -> Iterator[bytes]:
+        return client.scan_iter(match=pattern, count=1000)  # type: ignore[no-any-return]
+
+    raw_keys, raw_peak = _peak_bytes(cursor)
+    our_keys, our_peak = _peak_bytes(lambda: iter(store))
+    assert raw_keys == our_keys == TOTAL
+    print(
+        f"redis: memory iterating {TOTAL:,} keys (tracemalloc peak): RedisDict "
+        f"{our_peak / 1024:,.1f} KiB / redis-py scan_iter {raw_peak / 1024:,.1f} KiB "
+        f"= {our_peak / raw_peak:.2f}x",
+        file=sys.stderr,
+    )
+    listing = f"list {TOTAL:,} keys, the store fills db 1"
+    first = f"first key of {TOTAL:,}, the store fills db 1"
+    return [
+        Case(listing, "redis-py scan_iter MATCH COUNT 1000", lambda: list(cursor()), baseline=True),
+        Case(listing, "RedisDict list(iter(d))", lambda: list(iter(store))),
+        Case(
+            first,
+            "redis-py next(scan_iter MATCH COUNT 1000)",
+            lambda: next(cursor()),
+            baseline=True,
+        ),
+        Case(first, "RedisDict next(iter(d))", lambda: next(iter(store))),
+    ]
 
 
 def _optional_cases(
@@ -221,6 +282,7 @@ def scenario() -> Iterator[list[Case]]:
                 "redis-py scan_iter MATCH (COUNT 10)",
                 lambda: list(raw.scan_iter(match=pattern)),
             ),
+            *_full_database_cases(url, base, stack),
             *_optional_cases(raw, url, base, small, large, stack),
         ]
         # Check the listing cases see what they claim, once, before timing.

@@ -26,6 +26,7 @@ from kv_core.codec import Deserializer, Serializer
 
 from ._beneath import open_beneath
 from ._keys import REFUSED_CHARACTERS, KeyRules
+from ._noreplace import rename_noreplace
 from ._paths import resolve_paths
 from ._tree import DIR_FLAGS, DIRECTORY, NOFOLLOW, Listing, close_all, make_dirs, open_dirs, prune
 
@@ -118,6 +119,8 @@ class FileSystemDict(Store):
         self._storage = paths.storage
         self._scratch = paths.scratch
         self._durable = bool(durable)
+        # Whether the last write created its key (see _place); shared by threads as a hint.
+        self._creating = True
         self._root_fd = os.open(self._storage, DIR_FLAGS)
         try:
             self._scratch_fd = os.open(self._scratch, DIR_FLAGS)
@@ -378,14 +381,37 @@ class FileSystemDict(Store):
         with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=self._scratch_fd)
 
-    def _prepare_target(self, parent: int, name: str, key: str) -> None:
-        """Make sure *name* can be replaced by a value: it is missing or a regular file."""
+    def _place(self, tmp: str, parent: int, name: str, key: str) -> None:
+        """Rename the scratch file *tmp* into *parent* as *name*, checked as today.
+
+        A new key takes one no-replace rename; an existing name is checked, then replaced.
+        Which to try first follows the last write: after an overwrite the next write checks
+        first, after a create it tries the no-replace rename, so creates and overwrites in a
+        row each cost their minimum. The guess is only a hint: a wrong one costs a call.
+        """
+        if self._creating:
+            placed = rename_noreplace(self._scratch_fd, tmp, parent, name)
+            if placed:
+                return
+            if placed is False:
+                self._creating = False
+            self._prepare_target(parent, name, key)
+        elif not self._prepare_target(parent, name, key):
+            self._creating = True
+        os.replace(tmp, name, src_dir_fd=self._scratch_fd, dst_dir_fd=parent)
+
+    def _prepare_target(self, parent: int, name: str, key: str) -> bool:
+        """Make sure *name* can be replaced by a value; return whether it held one.
+
+        It is missing (``False``), a regular file (``True``), or an empty directory left by
+        a killed writer, removed here (``True``).
+        """
         try:
             mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
         except FileNotFoundError:
-            return
+            return False
         if stat.S_ISREG(mode):
-            return
+            return True
         if stat.S_ISLNK(mode):
             msg = f"key {key!r} is a symlink; symlinks are never followed or replaced"
             raise InvalidKeyError(msg)
@@ -404,6 +430,7 @@ class FileSystemDict(Store):
                 raise KeyConflictError(msg) from None
             if exc.errno != errno.ENOENT:
                 raise
+        return True
 
     def _write(self, key: str, value: bytes) -> None:
         try:
@@ -427,11 +454,10 @@ class FileSystemDict(Store):
                     continue
                 try:
                     parent = fds[-1]
-                    self._prepare_target(parent, name, key)
                     if tmp is None:
                         tmp = self._write_scratch(value)
                     try:
-                        os.replace(tmp, name, src_dir_fd=self._scratch_fd, dst_dir_fd=parent)
+                        self._place(tmp, parent, name, key)
                     except (FileNotFoundError, IsADirectoryError):
                         self._check_scratch(tmp)
                         continue  # a directory was pruned or created meanwhile: walk again

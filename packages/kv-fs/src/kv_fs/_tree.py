@@ -10,7 +10,7 @@ import errno
 import itertools
 import os
 import stat
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import cast
 
 from kv_core import InvalidKeyError, KeyConflictError
@@ -169,6 +169,13 @@ def _listable(name: str) -> bool:
     return True
 
 
+# Keys per list handed to itertools.chain. Small, so the first key comes about as soon as a
+# bare scandir gives its first entry and a listing holds about what a bare walk does (a
+# scandir per open directory and a few dozen keys); large enough that resuming the
+# generator once per list costs little per key.
+_CHUNK = 32
+
+
 class _Dir:
     """A listing's directory descriptor, closed once, by whichever side gets there first."""
 
@@ -190,9 +197,12 @@ class Listing(itertools.chain):  # type: ignore[type-arg]
 
     It owns the directory's descriptor from the moment it is made, and closes it when the
     keys run out, on :meth:`close`, or when it is garbage collected, so an iterator that is
-    never started (``it = iter(store); del it``) leaks nothing. The keys come from one list
-    per subtree, flattened by ``itertools.chain`` itself (this is a subclass, so ``next()``
-    runs in C): that keeps the per-key cost near that of a bare ``os.scandir`` walk.
+    never started (``it = iter(store); del it``) leaks nothing. The tree is walked depth
+    first with one ``os.scandir`` per directory on the current path, so a listing holds a
+    few hundred keys and one open directory per level, however many keys the store has. The
+    keys come in short lists flattened by ``itertools.chain`` itself (this is a subclass, so
+    ``next()`` runs in C): that keeps the per-key cost near that of a bare ``os.scandir``
+    walk.
 
     Make one with :meth:`open`.
     """
@@ -227,7 +237,7 @@ class Listing(itertools.chain):  # type: ignore[type-arg]
         """Give the directory descriptor back; the iterator yields nothing more."""
         directory = self._dir
         directory.chunk.clear()  # what chain is handing out: its list iterator ends here
-        self._chunks.close()  # suspended between two subtrees: nothing else of it is open
+        self._chunks.close()  # closes the directories it has open below the first one
         directory.close()
 
     def __del__(self) -> None:
@@ -237,49 +247,60 @@ class Listing(itertools.chain):  # type: ignore[type-arg]
 
 
 def _chunks(directory: _Dir, rel: str, partial: str) -> Generator[list[str], None, None]:
-    """The keys under *directory*, one list per subtree; closes it when they run out."""
-    fd = directory.fd
-    if fd < 0:
+    """The keys under *directory*, a short list at a time; closes it when they run out.
+
+    Depth first: on meeting a subdirectory the walk opens it and goes down at once, and comes
+    back to the parent's ``scandir`` (still open, where it stopped) when the subtree is done.
+    A directory pruned, or replaced by a file or a symlink, after its parent listed it is
+    skipped: it holds no keys of ours any more.
+    """
+    top = directory.fd
+    if top < 0:
         return
+    # One level per open directory: its descriptor (-1 for the listing's own, which
+    # _Dir closes), its scandir, the key prefix of its entries, and what they must start with.
+    levels: list[tuple[int, Iterator[os.DirEntry[str]], str, str]] = []
     try:
-        files: list[str] = []
-        subdirs: list[str] = []
-        _read_dir(fd, rel, partial, files, subdirs)
-        directory.chunk = files
-        yield files
-        for name in subdirs:
-            found: list[str] = []
-            _collect(fd, name, f"{rel}{name}/", found)
+        levels.append((-1, os.scandir(top), rel, partial))
+        found: list[str] = []
+        while levels:
+            fd, entries, rel, partial = levels[-1]
+            for entry in entries:
+                name = entry.name
+                if partial and not name.startswith(partial):
+                    continue
+                if entry.is_file(follow_symlinks=False):
+                    if (name.isascii() and "\\" not in name) or _listable(name):
+                        found.append(rel + name)
+                        if len(found) >= _CHUNK:
+                            directory.chunk = found
+                            yield found
+                            # Handed out by now: keep no reference to it.
+                            directory.chunk = found = []
+                elif entry.is_dir(follow_symlinks=False) and _listable(name):
+                    try:
+                        sub = os.open(name, DIR_FLAGS, dir_fd=top if fd < 0 else fd)
+                    except OSError:
+                        continue  # pruned, or replaced by a symlink or a file, since listed
+                    try:
+                        levels.append((sub, os.scandir(sub), f"{rel}{name}/", ""))
+                    except BaseException:
+                        os.close(sub)
+                        raise
+                    break
+            else:
+                levels.pop()
+                _close_level(fd, entries)
+        if found:
             directory.chunk = found
             yield found
     finally:
+        while levels:
+            _close_level(*levels.pop()[:2])
         directory.close()
 
 
-def _collect(parent: int, name: str, rel: str, found: list[str]) -> None:
-    """Append every key under the directory *name* of *parent* to *found*."""
-    try:
-        fd = os.open(name, DIR_FLAGS, dir_fd=parent)
-    except OSError:
-        return  # pruned, or replaced by a symlink or a file, since it was listed
-    try:
-        subdirs: list[str] = []
-        _read_dir(fd, rel, "", found, subdirs)
-        for sub in subdirs:
-            _collect(fd, sub, f"{rel}{sub}/", found)
-    finally:
+def _close_level(fd: int, entries: Iterator[os.DirEntry[str]]) -> None:
+    entries.close()  # type: ignore[attr-defined]
+    if fd >= 0:
         os.close(fd)
-
-
-def _read_dir(fd: int, rel: str, partial: str, files: list[str], subdirs: list[str]) -> None:
-    # The hot loop of every listing: only the checks that must be made per entry.
-    with os.scandir(fd) as entries:
-        for entry in entries:
-            name = entry.name
-            if partial and not name.startswith(partial):
-                continue
-            if entry.is_file(follow_symlinks=False):
-                if (name.isascii() and "\\" not in name) or _listable(name):
-                    files.append(rel + name)
-            elif entry.is_dir(follow_symlinks=False) and _listable(name):
-                subdirs.append(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from operator import methodcaller
 from typing import Any, NoReturn
 
 import redis
@@ -271,26 +272,30 @@ class RedisDict(Store):
     # -- listing: SCAN, never KEYS -----------------------------------------------------------
 
     def _scan(self, prefix: str) -> Iterator[list[bytes]]:
-        """Yield batches of our server keys that start with *prefix*, each key once.
+        """Yield batches of our server keys that start with *prefix*, one batch per SCAN reply.
 
-        SCAN may return a key more than once (when the server rehashes mid-scan), so keys
-        already seen are dropped. The order is SCAN's, which is arbitrary.
+        SCAN returns a key twice only when the server's table shrinks (or starts rehashing
+        into a smaller one) in the middle of the scan: the cursor then falls back to the
+        start of the smaller bucket, and the keys of that bucket already handed out, by this
+        reply or the one before it, come again. So only the keys of the previous reply are
+        remembered, and repeats of those are dropped: memory stays at about two replies,
+        whatever the store's size (see the README, "Listing"). The order is SCAN's.
         """
         listed = self._ns.raw_prefix + prefix.encode("utf-8", KEY_ERRORS)
         pattern = self._ns.scan_pattern(listed)
-        seen: set[bytes] = set()
+        # Repeats MATCH on the client, so no pattern subtlety can ever leak a foreign key.
+        ours = methodcaller("startswith", listed)
         try:
             for node in scan_targets(self._client):
+                previous: set[bytes] = set()
                 for batch in scan_batches(node, pattern, SCAN_COUNT):
-                    fresh = set(batch)
-                    fresh -= seen
-                    seen |= fresh
-                    if not listed:
-                        yield list(fresh)
-                    else:
-                        # Repeats MATCH on the client, so no pattern subtlety can ever leak
-                        # a foreign key into the listing.
-                        yield [key for key in fresh if key.startswith(listed)]
+                    if listed:
+                        batch = list(filter(ours, batch))
+                    page = set(batch)
+                    if len(page) != len(batch) or not page.isdisjoint(previous):
+                        batch = [key for key in page if key not in previous]
+                    previous = page
+                    yield batch
         except DRIVER_ERRORS as exc:
             self._fail(exc, "SCAN")
 
@@ -300,18 +305,34 @@ class RedisDict(Store):
         Such keys cannot have been written by this store and cannot be addressed with a
         ``str`` key, so listing, ``len`` and ``clear`` all leave them alone.
         """
-        cut = len(self._ns.raw_prefix)
-        try:
-            # Slice, not lstrip: lstrip removes characters, not a prefix.
-            return [key[cut:].decode("utf-8", KEY_ERRORS) for key in server_keys]
-        except UnicodeDecodeError:
-            names = []
-            for key in server_keys:
+        if not server_keys:
+            return []
+        ns = self._ns
+        raw_prefix = ns.raw_prefix
+        if b"\0" not in raw_prefix:
+            # One decode and one split for the whole reply instead of one per key. Splitting
+            # on NUL + prefix is exact when that occurs only at the joins: the prefix holds no
+            # NUL, so two occurrences never overlap and the count says so. UTF-8 is valid
+            # across the joins exactly when every key is (NUL is never part of a sequence).
+            joined = b"\0".join(server_keys)
+            if joined.count(b"\0" + raw_prefix) == len(server_keys) - 1:
                 try:
-                    names.append(key[cut:].decode("utf-8", KEY_ERRORS))
+                    text = joined.decode("utf-8", KEY_ERRORS)
                 except UnicodeDecodeError:
-                    continue
-            return names
+                    pass
+                else:
+                    names = text.split("\0" + ns.prefix)
+                    # Slice, not lstrip: lstrip removes characters, not a prefix.
+                    names[0] = names[0][len(ns.prefix) :]
+                    return names
+        cut = len(raw_prefix)
+        names = []
+        for key in server_keys:
+            try:
+                names.append(key[cut:].decode("utf-8", KEY_ERRORS))
+            except UnicodeDecodeError:
+                continue
+        return names
 
     def _iter_keys(self, prefix: str) -> Iterator[str]:
         for batch in self._scan(prefix):
