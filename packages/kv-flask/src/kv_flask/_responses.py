@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from flask import Response, request
+from flask import Response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ._errors import ApiError, error_code, error_message
@@ -38,7 +39,10 @@ _CORS_MAX_AGE = "600"
 
 def error_response(status: int, code: str | None = None, message: str | None = None) -> Response:
     """The API's JSON error: ``{"error": code, "message": message}``, never cached."""
-    body = {"error": code or error_code(status), "message": message or error_message(status)}
+    body = {
+        "error": code or error_code(status),
+        "message": message or error_message(status, code),
+    }
     response = Response(json.dumps(body), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     if status == 401:
@@ -71,26 +75,28 @@ def harden(response: Response) -> None:
             headers.add(name, value)
 
 
-def preflight_response(origins: OriginRules) -> Response | None:
+def preflight_response(origins: OriginRules, environ: dict[str, Any]) -> Response | None:
     """The answer to a CORS preflight from a trusted origin; ``None`` for any other request."""
-    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+    if environ.get("REQUEST_METHOD") != "OPTIONS":
         return None
-    if not origins.trusts(request.headers.get("Origin")):
+    if "HTTP_ACCESS_CONTROL_REQUEST_METHOD" not in environ:
+        return None
+    if not origins.trusts(environ.get("HTTP_ORIGIN")):
         return None
     response = Response(status=204)
-    add_cors_headers(response, origins)
+    add_cors_headers(response, origins, environ)
     response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
     response.headers["Access-Control-Allow-Headers"] = _CORS_REQUEST_HEADERS
     response.headers["Access-Control-Max-Age"] = _CORS_MAX_AGE
     return response
 
 
-def add_cors_headers(response: Response, origins: OriginRules) -> None:
+def add_cors_headers(response: Response, origins: OriginRules, environ: dict[str, Any]) -> None:
     """Let a trusted origin read *response* (``Access-Control-Allow-Origin``); else nothing."""
     if not origins.configured:
         return
     response.vary.add("Origin")
-    origin = request.headers.get("Origin")
+    origin = environ.get("HTTP_ORIGIN")
     if not origins.trusts(origin):
         return
     response.headers["Access-Control-Allow-Origin"] = "*" if origins.any_origin else str(origin)

@@ -101,6 +101,11 @@ class KvState:
             self._refused = "".join(refused)
         return self._refused
 
+    @property
+    def validate_key(self) -> Any:
+        """The store's own ``validate_key``, or ``None`` when it has none."""
+        return getattr(self.store, "validate_key", None)
+
     def max_key_length(self) -> int:
         """The longest key this API accepts: the API's limit or the store's, if smaller."""
         capabilities = getattr(self.store, "capabilities", None)
@@ -187,6 +192,10 @@ class KvState:
         """Whether the request *path* is under this API's prefix."""
         prefix = self.url_prefix
         return not prefix or path == prefix or path.startswith(prefix + "/")
+
+    def lock_of(self, key: str) -> threading.Lock:
+        """The lock stripe of *key*: held around a single-key write or delete."""
+        return self.locks[hash(key) % LOCK_STRIPES]
 
     @contextmanager
     def locked(self, keys: list[str]) -> Iterator[None]:
