@@ -64,7 +64,8 @@ def _error_document(response: requests.Response) -> dict[str, str]:
         return {}
     if not isinstance(document, dict):
         return {}
-    return {name: document[name] for name in ("error", "message") if isinstance(document.get(name), str)}
+    fields = ("error", "message")
+    return {name: document[name] for name in fields if isinstance(document.get(name), str)}
 
 
 class FlaskKvDict(Store):

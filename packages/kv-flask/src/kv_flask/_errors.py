@@ -69,7 +69,7 @@ class ErrorKind:
     log_level: int | None = logging.INFO
 
 
-_TOKEN_HINT = "{where}: HTTP {status}, the token is missing or wrong"
+_TOKEN_HINT = "{where}: HTTP {status}, the token is missing or wrong"  # noqa: S105 - a message
 _UNEXPECTED = "{where}: unexpected HTTP {status}"
 _UNAVAILABLE_HINT = "{where}: HTTP {status}"
 
@@ -92,7 +92,9 @@ ERRORS: tuple[ErrorKind, ...] = (
         use_server_message=True,
         from_store=(InvalidKeyError,),
     ),
-    ErrorKind(401, "unauthorized", "A valid bearer token is required.", PermissionError, _TOKEN_HINT),
+    ErrorKind(
+        401, "unauthorized", "A valid bearer token is required.", PermissionError, _TOKEN_HINT
+    ),
     ErrorKind(403, "forbidden", "This operation is not allowed.", PermissionError, _TOKEN_HINT),
     ErrorKind(
         403,

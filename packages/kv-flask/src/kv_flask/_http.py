@@ -59,10 +59,7 @@ def decoded_path(environ: dict[str, Any] | None = None) -> str:
     if isinstance(known, str):
         return known
     raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
-    if isinstance(raw, str):
-        text = raw_path(environ)
-    else:
-        text = str(environ.get("PATH_INFO", ""))
+    text = raw_path(environ) if isinstance(raw, str) else str(environ.get("PATH_INFO", ""))
     if "%" in text:
         data = unquote_to_bytes(text.encode("latin-1", errors="replace"))
         path = data.decode("utf-8", errors="replace")

@@ -12,7 +12,6 @@ Keys whose first segment is ``_kv`` or ``openapi.json`` are refused (:mod:`kv_fl
 so no key can collide with a route of the API.
 """
 
-
 from __future__ import annotations
 
 import base64
@@ -158,7 +157,9 @@ class KvRoutes:
         self._add(blueprint, "/<kvkey:key>", self.one_key, KEY_METHODS)
 
     @staticmethod
-    def _add(blueprint: Blueprint, rule: str, view: Callable[..., Response], methods: list[str]) -> None:
+    def _add(
+        blueprint: Blueprint, rule: str, view: Callable[..., Response], methods: list[str]
+    ) -> None:
         blueprint.add_url_rule(
             rule,
             endpoint=view.__name__,
