@@ -19,6 +19,7 @@ import redis
 import sqlalchemy
 
 from kv_core import Capabilities, StoreUnavailable, TieredStorageDict, WriteOnlyDict
+from kv_core.capabilities import LONE_SURROGATES
 from kv_core.conformance import MappingTests, StoreFactory
 from kv_core.conformance.services import port_open, service_missing, unique_name
 from kv_flask import FlaskKvDict, ServerThread
@@ -318,6 +319,7 @@ class TestDocumentStoreOverHttp(MappingTests):
         empty_key=False,
         hierarchical_keys=True,
         invalid_keys=("", "/abs", "a/../b"),
+        refused_characters=frozenset("\x00\ufffd\\") | LONE_SURROGATES,
     )
 
     @pytest.fixture

@@ -15,6 +15,7 @@ import redis
 import sqlalchemy
 
 from kv_core import Capabilities, InvalidKeyError, Store
+from kv_core.capabilities import LONE_SURROGATES
 from kv_core.conformance import StoreConformance, StoreFactory
 from kv_core.conformance.services import port_open, service_missing, unique_name
 from kv_flask import DEFAULT_MAX_CONTENT_LENGTH, FlaskKvDict, ServerThread
@@ -29,10 +30,16 @@ POSTGRES_URL = os.environ.get(
 
 # Keys the HTTP API refuses whatever store it serves (see kv_flask's key rules).
 _HTTP_INVALID = ("", "/a", "a/", "a//b", "a/../b", "./a", "a\x00b", "_kv/x")
+# Characters it refuses in any key: NUL, U+FFFD, and lone surrogates (no UTF-8 form).
+_HTTP_REFUSED = frozenset("\x00\ufffd") | LONE_SURROGATES
 
 
 def _served(
-    *, max_key_length: int, hierarchical: bool, store_invalid: tuple[str, ...] = ()
+    *,
+    max_key_length: int,
+    hierarchical: bool,
+    store_invalid: tuple[str, ...] = (),
+    store_refused: str = "",
 ) -> Capabilities:
     """What a FlaskKvDict promises in front of a store: the store's rules inside the API's."""
     return Capabilities(
@@ -45,6 +52,7 @@ def _served(
         empty_key=False,
         hierarchical_keys=hierarchical,
         invalid_keys=tuple(dict.fromkeys(_HTTP_INVALID + store_invalid)),
+        refused_characters=_HTTP_REFUSED | frozenset(store_refused),
     )
 
 
@@ -87,6 +95,7 @@ class TestFlaskOverFileSystem(_ServedConformance):
         max_key_length=255,
         hierarchical=True,
         store_invalid=("/abs", "../up", "a\\b"),
+        store_refused="\\",
     )
 
     def backend(self, request: pytest.FixtureRequest, index: int) -> Store:

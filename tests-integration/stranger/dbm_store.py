@@ -31,6 +31,7 @@ class DbmStore(Store):
         empty_key=True,
         hierarchical_keys=False,
         invalid_keys=(),
+        refused_characters=frozenset(),
     )
 
     def __init__(self, path: str | Path, **codec: Any) -> None:
@@ -52,29 +53,33 @@ class DbmStore(Store):
 
     def _read(self, key: str) -> bytes:
         with self._db() as db:
-            return bytes(db[key.encode("utf-8")])
+            return bytes(db[key.encode("utf-8", "surrogatepass")])
 
     def _write(self, key: str, value: bytes) -> None:
         with self._db() as db:
-            db[key.encode("utf-8")] = value
+            db[key.encode("utf-8", "surrogatepass")] = value
 
     def _delete(self, key: str) -> None:
         with self._db() as db:
-            del db[key.encode("utf-8")]
+            del db[key.encode("utf-8", "surrogatepass")]
 
     def _iter_keys(self, prefix: str) -> Iterator[str]:
         with self._db() as db:
-            keys = [k.decode("utf-8") for k in db.keys()]  # noqa: SIM118 - a dbm is no dict
+            keys = [k.decode("utf-8", "surrogatepass") for k in db.keys()]  # noqa: SIM118 - a dbm is no dict
         return (key for key in keys if key.startswith(prefix))
 
     def _write_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         with self._db() as db:
             for key, value in items:
-                db[key.encode("utf-8")] = value
+                db[key.encode("utf-8", "surrogatepass")] = value
 
     def _read_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         with self._db() as db:
-            return {k: bytes(db[k.encode("utf-8")]) for k in keys if k.encode("utf-8") in db}
+            return {
+                k: bytes(db[k.encode("utf-8", "surrogatepass")])
+                for k in keys
+                if k.encode("utf-8", "surrogatepass") in db
+            }
 
     def _describe(self) -> str:
         return repr(self.path)

@@ -75,7 +75,33 @@ class AcceptsDeclaredInvalidKey(MemoryDict):
         empty_key=True,
         hierarchical_keys=False,
         invalid_keys=("nul\x00key",),
+        refused_characters=frozenset(),
     )
+
+
+class HoldsDeclaredRefusedCharacter(MemoryDict):
+    """Declares backslash refused in keys, then stores keys holding it anyway."""
+
+    capabilities = Capabilities(
+        persistent=False,
+        processes=False,
+        ttl=False,
+        history=False,
+        max_key_length=None,
+        max_value_size=None,
+        empty_key=True,
+        hierarchical_keys=False,
+        invalid_keys=(),
+        refused_characters=frozenset("\\"),
+    )
+
+
+class RefusesUndeclaredCharacter(MemoryDict):
+    """Refuses keys holding a tab, but declares no refused characters."""
+
+    def _validate_key(self, key: str) -> None:
+        if "\t" in key:
+            raise InvalidKeyError(key)
 
 
 class RefusesLateButNotEarly(MemoryDict):
@@ -91,6 +117,7 @@ class RefusesLateButNotEarly(MemoryDict):
         empty_key=True,
         hierarchical_keys=False,
         invalid_keys=(),
+        refused_characters=frozenset(),
     )
 
     def _write(self, key: str, value: bytes) -> None:
@@ -215,6 +242,8 @@ BROKEN = [
     YieldsKeyTwice,
     ReturnsStrForStr,
     AcceptsDeclaredInvalidKey,
+    HoldsDeclaredRefusedCharacter,
+    RefusesUndeclaredCharacter,
     RefusesLateButNotEarly,
     LosesThreadWrites,
     LenOffAfterDelete,

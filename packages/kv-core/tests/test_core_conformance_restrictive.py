@@ -28,6 +28,7 @@ class Restrictive(MemoryDict):
         empty_key=True,
         hierarchical_keys=False,
         invalid_keys=("nul\x00key", "k" * 65),
+        refused_characters=frozenset("\x00"),
     )
 
     def _validate_key(self, key: str) -> None:

@@ -116,6 +116,7 @@ def test_combine_takes_the_weakest() -> None:
         empty_key=True,
         hierarchical_keys=False,
         invalid_keys=("x",),
+        refused_characters=frozenset("\x00"),
     )
     b = Capabilities(
         persistent=False,
@@ -127,6 +128,7 @@ def test_combine_takes_the_weakest() -> None:
         empty_key=False,
         hierarchical_keys=True,
         invalid_keys=("y",),
+        refused_characters=frozenset("\\"),
     )
     both = combine([a, b])
     assert both.persistent is False
@@ -136,3 +138,4 @@ def test_combine_takes_the_weakest() -> None:
     assert both.empty_key is False
     assert both.hierarchical_keys is True
     assert both.invalid_keys == ("x", "y")
+    assert both.refused_characters == {"\x00", "\\"}

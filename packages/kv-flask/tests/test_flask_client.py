@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kv_core import InvalidKeyError, MemoryDict, StoreUnavailable, ValueTooLargeError
+from kv_core.capabilities import LONE_SURROGATES
 from kv_flask import FlaskKvDict, PreconditionFailed, ServerThread, check_key
 
 
@@ -328,6 +329,7 @@ def test_capabilities_come_from_the_server(client):
         empty_key=False,
         hierarchical_keys=False,
         invalid_keys=caps.invalid_keys,
+        refused_characters=frozenset("\x00\ufffd") | LONE_SURROGATES,
     )
     for key in caps.invalid_keys:
         assert not _is_valid(key)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kv_core import Capabilities, MemoryDict
+from kv_core.capabilities import LONE_SURROGATES
 from kv_core.conformance import StoreConformance
 from kv_flask import DEFAULT_MAX_CONTENT_LENGTH, FlaskKvDict, ServerThread
 
@@ -30,6 +31,7 @@ class TestFlaskKvDictOverMemory(StoreConformance):
         empty_key=False,
         hierarchical_keys=False,
         invalid_keys=INVALID_KEYS,
+        refused_characters=frozenset("\x00\ufffd") | LONE_SURROGATES,
     )
     stateful_examples = 15
 

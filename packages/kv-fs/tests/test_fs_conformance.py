@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from kv_core import Capabilities
+from kv_core.capabilities import LONE_SURROGATES
 from kv_core.conformance import StoreConformance
 from kv_fs import FileSystemDict
 
@@ -27,6 +28,7 @@ class TestFileSystemDictConformance(StoreConformance):
         empty_key=False,
         hierarchical_keys=True,
         invalid_keys=("", "/abs", "a/../b", "../up", "./a", "a//b", "a/", "a\\b", "a\x00b"),
+        refused_characters=frozenset("\x00\\") | LONE_SURROGATES,
     )
 
     @pytest.fixture(params=[True, False], ids=["durable", "not-durable"])

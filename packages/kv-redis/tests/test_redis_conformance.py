@@ -24,6 +24,7 @@ CAPABILITIES = Capabilities(
     empty_key=True,
     hierarchical_keys=False,
     invalid_keys=(),
+    refused_characters=frozenset(),
 )
 
 

@@ -10,11 +10,14 @@ from typing import Any, ClassVar
 import pytest
 
 from kv_core import Capabilities
+from kv_core.capabilities import LONE_SURROGATES
 from kv_core.conformance import StoreConformance
 from kv_sql import GenericSqlDict
 
 
-def _capabilities(*, persistent: bool = True, invalid: tuple[str, ...] = ()) -> Capabilities:
+def _capabilities(
+    *, persistent: bool = True, invalid: tuple[str, ...] = (), refused: str = ""
+) -> Capabilities:
     return Capabilities(
         persistent=persistent,
         processes=persistent,
@@ -25,6 +28,7 @@ def _capabilities(*, persistent: bool = True, invalid: tuple[str, ...] = ()) -> 
         empty_key=True,
         hierarchical_keys=False,
         invalid_keys=("k" * 256, "\ud800", *invalid),
+        refused_characters=frozenset(refused) | LONE_SURROGATES,
     )
 
 
@@ -78,7 +82,7 @@ class TestMariaDBPrune(TestMariaDB):
 
 class TestPostgres(_SqlSuite):
     backend_name = "postgres"
-    capabilities = _capabilities(invalid=("a\x00b",))
+    capabilities = _capabilities(invalid=("a\x00b",), refused="\x00")
 
 
 class TestPostgresPrune(TestPostgres):

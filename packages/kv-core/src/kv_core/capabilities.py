@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-__all__ = ["Capabilities", "combine"]
+__all__ = ["LONE_SURROGATES", "Capabilities", "combine"]
+
+#: The code points U+D800 to U+DFFF, each alone a ``str`` with no UTF-8 form: refused by
+#: every store that stores keys as UTF-8 (a file name, a SQL column, a URL).
+LONE_SURROGATES: frozenset[str] = frozenset(map(chr, range(0xD800, 0xE000)))
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Capabilities:
     """What a store supports. Every field must be given: nothing is assumed.
 
@@ -25,6 +29,11 @@ class Capabilities:
     :param empty_key: ``""`` is a valid key.
     :param hierarchical_keys: ``/`` separates levels, so ``a`` and ``a/b`` cannot both exist.
     :param invalid_keys: Examples of keys the store refuses with ``InvalidKeyError``.
+    :param refused_characters: Every character that makes a key invalid wherever it appears
+        (``InvalidKeyError`` on every operation), such as NUL or
+        :data:`LONE_SURROGATES`. Exact, not examples: any other character is held in a key
+        that is otherwise valid. ``/`` in a store with ``hierarchical_keys`` is a separator,
+        not a character of this set.
     """
 
     persistent: bool
@@ -36,6 +45,32 @@ class Capabilities:
     empty_key: bool
     hierarchical_keys: bool
     invalid_keys: tuple[str, ...]
+    refused_characters: frozenset[str]
+
+    def __repr__(self) -> str:
+        # Sorted, and the 2048 surrogates named rather than listed: the repr is printed in
+        # the conformance suite's report header.
+        parts = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name == "refused_characters":
+                value = _describe_characters(value)
+            else:
+                value = repr(value)
+            parts.append(f"{item.name}={value}")
+        return f"Capabilities({', '.join(parts)})"
+
+
+def _describe_characters(characters: frozenset[str]) -> str:
+    rest = characters
+    named = ""
+    if characters >= LONE_SURROGATES:
+        rest = characters - LONE_SURROGATES
+        named = "LONE_SURROGATES"
+    listed = f"frozenset({{{', '.join(map(repr, sorted(rest)))}}})" if rest else ""
+    if listed and named:
+        return f"{listed} | {named}"
+    return listed or named or "frozenset()"
 
 
 def _min_limit(limits: list[int | None]) -> int | None:
@@ -61,4 +96,5 @@ def combine(parts: list[Capabilities]) -> Capabilities:
         empty_key=all(p.empty_key for p in parts),
         hierarchical_keys=any(p.hierarchical_keys for p in parts),
         invalid_keys=tuple(invalid),
+        refused_characters=frozenset().union(*(p.refused_characters for p in parts)),
     )

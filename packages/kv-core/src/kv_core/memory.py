@@ -36,6 +36,7 @@ class MemoryDict(Store):
         empty_key=True,
         hierarchical_keys=False,
         invalid_keys=(),
+        refused_characters=frozenset(),
     )
 
     def __init__(

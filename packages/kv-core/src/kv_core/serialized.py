@@ -97,6 +97,7 @@ class SerializedDict(Wrapper):
             empty_key=True,
             hierarchical_keys=False,
             invalid_keys=(),
+            refused_characters=frozenset(),
         )
 
     def _check_key(self, key: Any) -> Any:

@@ -26,7 +26,14 @@ from kv_core.codec import Deserializer, Serializer
 from ._deadline import DeadlineAdapter, deadline
 from ._errors import for_answer
 from ._etag import quoted_etag_of
-from ._keys import MAX_KEY_LENGTH, check_key, check_prefix, check_token, quote_key
+from ._keys import (
+    API_REFUSED_CHARACTERS,
+    MAX_KEY_LENGTH,
+    check_key,
+    check_prefix,
+    check_token,
+    quote_key,
+)
 
 __all__ = ["DEFAULT_TIMEOUT", "TOKEN_VARIABLE", "FlaskKvDict"]
 
@@ -241,6 +248,7 @@ class FlaskKvDict(Store):
             hierarchical_keys=bool(store.get("hierarchical_keys", False)),
             # The API's own examples, then the served store's (the server refuses those too).
             invalid_keys=tuple(dict.fromkeys([*_INVALID_EXAMPLES, *store.get("invalid_keys", [])])),
+            refused_characters=API_REFUSED_CHARACTERS | self._store_key_rules()[0],
         )
 
     # -- the store primitives -------------------------------------------------------------------
@@ -263,8 +271,12 @@ class FlaskKvDict(Store):
             info = self.server_info()
             store = info.get("store") or {}
             longest = store.get("max_key_length")
+            # The store's declared set when the server sends it, else the server's own list.
+            declared = store.get("refused_characters")
+            if declared is None:
+                declared = info.get("refused_characters")
             rules = (
-                frozenset(str(info.get("refused_characters") or "")),
+                frozenset("".join(declared or "")),
                 int(longest) if longest is not None else None,
             )
             self._key_rules = rules

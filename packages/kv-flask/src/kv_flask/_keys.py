@@ -13,8 +13,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from kv_core import InvalidKeyError
+from kv_core.capabilities import LONE_SURROGATES
 
 __all__ = [
+    "API_REFUSED_CHARACTERS",
     "MAX_KEY_LENGTH",
     "RESERVED_SEGMENTS",
     "check_key",
@@ -31,6 +33,9 @@ MAX_KEY_LENGTH = 4096
 RESERVED_SEGMENTS = frozenset({"_kv", "openapi.json"})
 
 _FORBIDDEN_CHARS = ("\x00", "\ufffd")
+
+#: Every character no key may hold over HTTP: those, and lone surrogates (not UTF-8).
+API_REFUSED_CHARACTERS = frozenset(_FORBIDDEN_CHARS) | LONE_SURROGATES
 
 
 def _check_chars(text: str, what: str) -> None:

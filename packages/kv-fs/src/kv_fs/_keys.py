@@ -8,12 +8,16 @@ directories are opened, one segment at a time, without following symlinks.
 from __future__ import annotations
 
 from kv_core import InvalidKeyError
+from kv_core.capabilities import LONE_SURROGATES
 
-__all__ = ["KeyRules"]
+__all__ = ["REFUSED_CHARACTERS", "KeyRules"]
 
 # Characters a key may never contain: NUL ends a C path, and a backslash is a separator on
 # Windows, so a key holding one would mean different files on different systems.
 _FORBIDDEN = ("\x00", "\\")
+
+#: What the store declares: those, and lone surrogates (a file name is UTF-8).
+REFUSED_CHARACTERS = frozenset(_FORBIDDEN) | LONE_SURROGATES
 
 
 def _utf8_length(text: str, what: str) -> int:

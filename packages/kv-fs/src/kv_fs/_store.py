@@ -25,7 +25,7 @@ from kv_core import Capabilities, InvalidKeyError, KeyConflictError, OutOfSpaceE
 from kv_core.codec import Deserializer, Serializer
 
 from ._beneath import open_beneath
-from ._keys import KeyRules
+from ._keys import REFUSED_CHARACTERS, KeyRules
 from ._paths import resolve_paths
 from ._tree import DIR_FLAGS, DIRECTORY, NOFOLLOW, Listing, close_all, make_dirs, open_dirs, prune
 
@@ -142,6 +142,7 @@ class FileSystemDict(Store):
             empty_key=False,
             hierarchical_keys=True,
             invalid_keys=("", "/abs", "a/../b", "../up", "./a", "a//b", "a/", "a\\b", "a\x00b"),
+            refused_characters=REFUSED_CHARACTERS,
         )
 
     # -- what it declares and offers -----------------------------------------------------

@@ -100,7 +100,9 @@ class RedisDict(Store):
             max_value_size=None,  # the server's proto-max-bulk-len, 512 MB by default
             empty_key=True,
             hierarchical_keys=False,
+            # Keys go to the server as UTF-8 with surrogatepass: every str is a key.
             invalid_keys=(),
+            refused_characters=frozenset(),
         )
 
     # -- what the store is ------------------------------------------------------------------

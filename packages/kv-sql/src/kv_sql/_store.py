@@ -23,6 +23,7 @@ from kv_core import (
     Store,
     ValueTooLargeError,
 )
+from kv_core.capabilities import LONE_SURROGATES
 from kv_core.codec import Deserializer, Serializer
 
 from ._connections import ConnectionLeases, leases_for
@@ -405,6 +406,9 @@ class GenericSqlDict(Store):
             empty_key=True,
             hierarchical_keys=False,
             invalid_keys=tuple(invalid),
+            refused_characters=(
+                LONE_SURROGATES | {"\x00"} if self._nul_invalid else LONE_SURROGATES
+            ),
         )
 
     @property

@@ -80,6 +80,8 @@ class SuiteBase:
         caps = self.capabilities
         if key in caps.invalid_keys or (key == "" and not caps.empty_key):
             return False
+        if not caps.refused_characters.isdisjoint(key):
+            return False
         if caps.max_key_length is not None and len(key) > caps.max_key_length:
             return False
         if caps.hierarchical_keys and "/" in key:

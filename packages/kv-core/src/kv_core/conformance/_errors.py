@@ -18,6 +18,26 @@ from ..store import Store
 _NOT_STR_KEYS: list[Any] = [1, 1.5, b"k", None, ("t",)]
 _NOT_BYTES_VALUES: list[Any] = [1, 1.5, None, ["x"], {"a": 1}, object()]
 
+# Characters tried inside a key: every ASCII one, and non-ASCII ones that text handling
+# tends to trip on (line and paragraph separators, NEL, a BOM, the replacement character,
+# combining marks, astral planes, lone surrogates).
+_SAMPLE_CHARACTERS = [
+    *map(chr, range(128)),
+    "\x80", "\x85", "\xa0", "\xe9", "\xff", "\u0301", "\u2028", "\u2029", "\u200b",
+    "\ufeff", "\ufffd", "\uffff", "\ud800", "\udc80", "\udfff", "\U0001f600", "\U0010ffff",
+]  # fmt: skip
+
+
+def _char_operations(key: str) -> dict[str, Callable[[Store], object]]:
+    """The single-key operations a refused character must fail on."""
+    return {
+        "getitem": lambda s: s[key],
+        "get": lambda s: s.get(key),
+        "setitem": lambda s: s.__setitem__(key, b"v"),
+        "delitem": lambda s: s.__delitem__(key),
+        "contains": lambda s: key in s,
+    }
+
 
 def _key_operations(key: Any) -> dict[str, Callable[[Store], object]]:
     """Every store operation applied to *key*."""
@@ -92,6 +112,34 @@ class ErrorContractTests(SuiteBase):
             for name, operation in _key_operations(key).items():
                 _expect(InvalidKeyError, f"{name} of {key!r}", functools.partial(operation, store))
         assert dict(store.items()) == {"existing": b"old"}
+
+    def test_refused_characters_are_refused_everywhere(self, store: Store) -> None:
+        """A key holding any declared refused character raises InvalidKeyError on every call."""
+        store["existing"] = b"old"
+        for char in sorted(self.capabilities.refused_characters):
+            key = f"k{char}k"
+            for name, operation in _char_operations(key).items():
+                _expect(InvalidKeyError, f"{name} of {key!r}", functools.partial(operation, store))
+        assert dict(store.items()) == {"existing": b"old"}
+
+    def test_characters_not_declared_refused_are_held(self, store: Store) -> None:
+        """Every sampled character the store does not declare refused is held in a key."""
+        caps = self.capabilities
+        chars = [
+            char
+            for char in _SAMPLE_CHARACTERS
+            if char not in caps.refused_characters and not (char == "/" and caps.hierarchical_keys)
+        ]
+        keys = [f"k{char}k" for char in chars]
+        for index, key in enumerate(keys):
+            store[key] = f"v{index}".encode()
+        assert sorted(store) == sorted(keys)
+        for index, key in enumerate(keys):
+            assert store[key] == f"v{index}".encode(), key
+            assert key in store, key
+        for key in keys:
+            del store[key]
+        assert len(store) == 0
 
     def test_empty_key(self, store: Store) -> None:
         """The empty key works if declared valid, and raises InvalidKeyError if not."""

@@ -36,7 +36,8 @@ class StoreConformance(
         class TestMyStore(StoreConformance):
             capabilities = Capabilities(persistent=True, processes=True, ttl=False,
                 history=False, max_key_length=255, max_value_size=None, empty_key=True,
-                hierarchical_keys=False, invalid_keys=())
+                hierarchical_keys=False, invalid_keys=(),
+                refused_characters=frozenset())
 
             @pytest.fixture
             def store_factory(self, tmp_path_factory):
