@@ -422,6 +422,8 @@ def _info(state: KvState) -> dict[str, Any]:
             "empty_key": capabilities.empty_key,
             "hierarchical_keys": capabilities.hierarchical_keys,
             "invalid_keys": list(capabilities.invalid_keys),
+            # Declared by the store; those the API refuses in every key are left out.
+            "refused_characters": state.refused_characters(),
         }
     return {
         "max_content_length": state.max_content_length,
