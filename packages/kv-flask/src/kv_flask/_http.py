@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes, urlsplit
 from flask import Request, Response, request
 
 from ._errors import ApiError
+from ._responses import ApiResponse
 
 __all__ = [
     "authorized",
@@ -179,4 +180,5 @@ def str_list(document: Any, field_name: str) -> list[str]:
 
 def json_response(document: Any) -> Response:
     """A 200 JSON response."""
-    return Response(json.dumps(document), mimetype="application/json")
+
+    return ApiResponse(json.dumps(document), mimetype="application/json")

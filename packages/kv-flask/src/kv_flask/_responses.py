@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from flask import Response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -11,7 +12,11 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from ._errors import ApiError, error_code, error_message
 from ._hosts import OriginRules
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
 __all__ = [
+    "ApiResponse",
     "CORS_METHODS",
     "SECURITY_HEADERS",
     "add_cors_headers",
@@ -32,9 +37,28 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 _HARDENING = (*SECURITY_HEADERS.items(), ("Cache-Control", "no-store"))
+_HARDENING_LOWER = tuple((name.lower(), (name, value)) for name, value in _HARDENING)
 CORS_METHODS = "GET, HEAD, PUT, POST, DELETE"
 _CORS_REQUEST_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match"
 _CORS_MAX_AGE = "600"
+
+
+class ApiResponse(Response):
+    """An answer of the API's own: the security headers are added as it is sent.
+
+    They go into the finished header list (constants, checked once, here) rather than
+    through ``Headers.add``, which validates every name and value on every answer; what a
+    hook set on the response before it is sent (its own ``Cache-Control``) is kept.
+    """
+
+    def get_wsgi_response(
+        self, environ: WSGIEnvironment
+    ) -> tuple[Iterable[bytes], str, list[tuple[str, str]]]:
+        """The WSGI answer, with the security headers the response does not set itself."""
+        app_iter, status, headers = super().get_wsgi_response(environ)
+        present = {name.lower() for name, _ in headers}
+        headers.extend(item for lower, item in _HARDENING_LOWER if lower not in present)
+        return app_iter, status, headers
 
 
 def error_response(status: int, code: str | None = None, message: str | None = None) -> Response:
@@ -43,7 +67,7 @@ def error_response(status: int, code: str | None = None, message: str | None = N
         "error": code or error_code(status),
         "message": message or error_message(status, code),
     }
-    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    response = ApiResponse(json.dumps(body), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="kv"'
@@ -66,6 +90,8 @@ def api_error_response(exc: ApiError) -> Response:
 
 def harden(response: Response) -> None:
     """Add the security headers, and ``Cache-Control: no-store`` where nothing else is set."""
+    if isinstance(response, ApiResponse):
+        return  # hardened as it is sent
     headers = response.headers
     # Not Headers.setdefault: it finds a header missing by raising and catching KeyError,
     # six times per answer.

@@ -43,6 +43,7 @@ from ._http import (
 )
 from ._keys import MAX_KEY_LENGTH, check_key, check_prefix
 from ._openapi import openapi_document
+from ._responses import ApiResponse
 from ._state import KvState
 
 __all__ = ["API_ROUTES", "KEY_METHODS", "KeyConverter", "KvRoutes", "etag_of"]
@@ -227,8 +228,8 @@ class KvRoutes:
         tag = etag_of(value)
         headers = {"ETag": f'"{tag}"', "Cache-Control": state.cache_control}
         if "HTTP_IF_NONE_MATCH" in req.environ and req.if_none_match.contains(tag):
-            return Response(status=304, headers=headers)
-        return Response(value, mimetype=_OCTETS, headers=headers)
+            return ApiResponse(status=304, headers=headers)
+        return ApiResponse(value, mimetype=_OCTETS, headers=headers)
 
     def _head(self, state: KvState, key: str) -> Response:
         # Existence only, from `key in store`: the value is not read (it may be large and
@@ -238,7 +239,7 @@ class KvRoutes:
             present = key in state.store
         if not present:
             raise ApiError(404)
-        response = Response(mimetype=_OCTETS, headers={"Cache-Control": state.cache_control})
+        response = ApiResponse(mimetype=_OCTETS, headers={"Cache-Control": state.cache_control})
         response.automatically_set_content_length = False
         return response
 
@@ -253,7 +254,7 @@ class KvRoutes:
                 if error is None:
                     raise
                 raise error from exc
-        return Response(status=204)
+        return ApiResponse(status=204)
 
     def _put(self, state: KvState, req: Request, key: str, *, conditional: bool) -> Response:
         value = read_body(state.max_content_length, req)
@@ -269,7 +270,7 @@ class KvRoutes:
                 if error is None:
                     raise
                 raise error from exc
-        return Response(status=204, headers={"ETag": f'"{etag_of(value)}"'})
+        return ApiResponse(status=204, headers={"ETag": f'"{etag_of(value)}"'})
 
     def _check_conditions(self, state: KvState, req: Request, key: str) -> None:
         """Answer 412 unless the ``If-Match`` / ``If-None-Match`` headers hold for *key*.
@@ -361,7 +362,7 @@ class KvRoutes:
                 many(decoded)
             else:
                 store.update(decoded)
-        return Response(status=204)
+        return ApiResponse(status=204)
 
     def batch_delete(self) -> Response:
         """``POST /_kv/delete``: delete the keys that exist."""
@@ -375,7 +376,7 @@ class KvRoutes:
             else:
                 for key in keys:
                     store.pop(key, None)
-        return Response(status=204)
+        return ApiResponse(status=204)
 
     def clear(self) -> Response:
         """``POST /_kv/clear``: delete every key."""
@@ -383,7 +384,7 @@ class KvRoutes:
         _no_body()
         with _store_errors(state):
             state.store.clear()
-        return Response(status=204)
+        return ApiResponse(status=204)
 
     def count(self) -> Response:
         """``GET /_kv/count``: how many keys the store holds."""
