@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from typing import Any
 
@@ -341,7 +342,11 @@ def test_characters_the_served_store_refuses_are_refused_locally(recording_class
 
     class NoBackslash(recording_class):  # type: ignore[misc,valid-type]
         capabilities = MemoryDict.capabilities.__class__(
-            **{**MemoryDict.capabilities.__dict__, "max_key_length": 20}
+            **{
+                **MemoryDict.capabilities.__dict__,
+                "max_key_length": 20,
+                "refused_characters": frozenset(":\\"),
+            }
         )
 
         def _validate_key(self, key: str) -> None:
@@ -362,6 +367,30 @@ def test_characters_the_served_store_refuses_are_refused_locally(recording_class
             assert kv.capabilities.max_key_length == 20
     assert store.calls == ["write"]
     session.close()
+
+
+def test_refused_characters_are_the_stores_declaration(recording_class):
+    """The server sends what the store declares, never found by calling validate_key."""
+    calls: list[str] = []
+
+    class Declared(recording_class):  # type: ignore[misc,valid-type]
+        capabilities = dataclasses.replace(
+            MemoryDict.capabilities, refused_characters=frozenset("é*\x00/")
+        )
+
+        def _validate_key(self, key: str) -> None:
+            calls.append(key)
+
+    with ServerThread(Declared(), threads=2) as server:
+        with requests.Session() as session:
+            info = session.get(f"{server.url}/_kv/info", timeout=5).json()
+        with FlaskKvDict(server.url) as kv:
+            refused = kv.capabilities.refused_characters
+    # NUL is the API's own refusal and "/" its separator: neither is the store's to send.
+    assert info["refused_characters"] == "*é"
+    assert info["store"]["refused_characters"] == "*é"
+    assert calls == []
+    assert {"*", "é", "\x00"} <= refused
 
 
 def server_info_refused(url: str) -> str:

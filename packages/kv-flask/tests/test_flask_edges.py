@@ -161,7 +161,10 @@ class _ShortKeys(MemoryDict):
     """A store like SqlDict's default: keys of at most 255 characters, and no backslash."""
 
     capabilities = dataclasses.replace(
-        MemoryDict.capabilities, max_key_length=255, invalid_keys=("k" * 256, "a\\b")
+        MemoryDict.capabilities,
+        max_key_length=255,
+        invalid_keys=("k" * 256, "a\\b"),
+        refused_characters=frozenset("\\"),
     )
 
     def _validate_key(self, key: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from kv_core import InvalidStoreURL, open_store, registered_schemes
@@ -53,3 +56,30 @@ def test_credentials_in_url_are_refused_without_showing_them():
     with pytest.raises(InvalidStoreURL) as info:
         open_store("http://user:hunter2@127.0.0.1:9/")
     assert "hunter2" not in str(info.value)
+
+
+CLIENT_ONLY = """
+import sys
+from kv_core import open_store
+from kv_flask import FlaskKvDict
+with open_store(sys.argv[1]) as kv:
+    kv["k"] = b"v"
+    assert kv["k"] == b"v"
+with FlaskKvDict(sys.argv[1]) as kv:
+    assert kv.capabilities.max_key_length > 0
+print(sorted(name for name in ("flask", "waitress", "werkzeug") if name in sys.modules))
+"""
+
+
+def test_opening_an_http_url_imports_no_server(server):
+    """Opening and using an http:// store imports neither Flask, Werkzeug nor waitress."""
+    done = subprocess.run(
+        [sys.executable, "-c", CLIENT_ONLY, f"{server.url}/"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert server.app.extensions["kv"]["kv"].store["k"] == b"v"

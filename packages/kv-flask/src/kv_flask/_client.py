@@ -13,13 +13,9 @@ from urllib.parse import urlsplit
 import requests
 
 from kv_core import (
-    AccessDeniedError,
     Capabilities,
     InvalidKeyError,
-    KeyConflictError,
-    OutOfSpaceError,
     ProtocolError,
-    ReadOnlyError,
     Store,
     StoreUnavailable,
     ValueTooLargeError,
@@ -28,7 +24,7 @@ from kv_core import (
 from kv_core.codec import Deserializer, Serializer
 
 from ._deadline import DeadlineAdapter, deadline
-from ._errors import PreconditionFailed
+from ._errors import for_answer
 from ._etag import quoted_etag_of
 from ._keys import (
     API_REFUSED_CHARACTERS,
@@ -67,24 +63,16 @@ class _BearerAuth(requests.auth.AuthBase):
         return request
 
 
-def _server_message(response: requests.Response) -> str:
+def _error_document(response: requests.Response) -> dict[str, str]:
+    """The ``error`` and ``message`` text fields of an error answer, those that are there."""
     try:
         document = response.json()
     except ValueError:
-        return ""
-    if isinstance(document, dict) and isinstance(document.get("message"), str):
-        return str(document["message"])
-    return ""
-
-
-def _server_code(response: requests.Response) -> str:
-    try:
-        document = response.json()
-    except ValueError:
-        return ""
-    if isinstance(document, dict) and isinstance(document.get("error"), str):
-        return str(document["error"])
-    return ""
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    fields = ("error", "message")
+    return {name: document[name] for name in fields if isinstance(document.get(name), str)}
 
 
 class FlaskKvDict(Store):
@@ -98,7 +86,7 @@ class FlaskKvDict(Store):
 
     Errors: 404 -> ``KeyError``; 400 -> ``InvalidKeyError``; 409 -> ``KeyConflictError``;
     412 -> :class:`PreconditionFailed`; 413 -> ``ValueTooLargeError``; 401/403 ->
-    ``PermissionError`` (``ReadOnlyError`` for a read-only store); 507 -> ``OutOfSpaceError``;
+    ``AccessDeniedError`` (``ReadOnlyError`` for a read-only store); 507 -> ``OutOfSpaceError``;
     a connection failure, a timeout, a redirect, 429 and 5xx -> ``StoreUnavailable``, with
     the requests exception as its cause.
 
@@ -191,43 +179,23 @@ class FlaskKvDict(Store):
         if status < 300 or status == 304:
             return response
         where = f"{response.request.method} {self._base}"
-        if status == 404 and key is not None:
-            raise KeyError(key)
-        if status == 400:
-            raise InvalidKeyError(_server_message(response) or f"{where}: bad request")
-        if status == 409:
-            raise KeyConflictError(_server_message(response) or "key conflict")
-        if status == 412:
-            msg = f"the value of {key!r} does not match the condition"
-            raise PreconditionFailed(msg)
-        if status == 413:
-            raise ValueTooLargeError(_server_message(response) or "value too large")
-        if status == 403 and _server_code(response) == "read_only":
-            msg = f"{where}: the store is read-only"
-            raise ReadOnlyError(msg)
-        if status == 403 and _server_code(response) == "host_not_allowed":
-            msg = (
-                f"{where}: the server does not answer to this host name "
-                "(start it with --allowed-host, or allowed_hosts=)"
-            )
-            raise AccessDeniedError(msg)
-        if status in {401, 403}:
-            msg = f"{where}: HTTP {status}, the token is missing or wrong"
-            raise AccessDeniedError(msg)
         if 300 <= status < 400:
             msg = f"{where}: redirect (HTTP {status}) not followed; check the base URL"
             raise StoreUnavailable(msg)
-        if status == 507:
-            msg = _server_message(response) or f"{where}: the store is out of space"
-            raise OutOfSpaceError(msg)
-        if status == 429 or status >= 500:
-            msg = f"{where}: HTTP {status}"
-            raise StoreUnavailable(msg)
-        if status == 404:
+        document = _error_document(response)
+        kind = for_answer(status, document.get("error", ""))
+        if kind is None:
+            msg = f"{where}: unexpected HTTP {status}"
+            raise ProtocolError(msg)
+        if kind.raises is KeyError:
+            if key is not None:
+                raise KeyError(key)
             msg = f"{where}: no kv API at this URL (HTTP 404)"
             raise StoreUnavailable(msg)
-        msg = f"{where}: unexpected HTTP {status}"
-        raise ProtocolError(msg)
+        msg = kind.hint.format(where=where, status=status, key=key)
+        if kind.use_server_message:
+            msg = document.get("message") or msg
+        raise kind.raises(msg)
 
     def _answer(self, response: requests.Response, field: str) -> dict[str, Any]:
         """The checked response's JSON object, which must hold *field*."""

@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Request, Response, current_app, request
 from flask.sansio.scaffold import T_after_request, T_before_request, T_teardown
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import RequestRedirect
@@ -33,7 +33,7 @@ from ._responses import (
     http_exception_response,
     preflight_response,
 )
-from ._routes import API_ROUTES, KeyConverter, add_routes
+from ._routes import API_ROUTES, KeyConverter, KvRoutes
 from ._state import KvState, new_locks
 
 __all__ = ["FlaskKv", "construct_kv_app"]
@@ -41,6 +41,8 @@ __all__ = ["FlaskKv", "construct_kv_app"]
 logger = logging.getLogger("kv_flask.errors")
 
 _STORE_OPTION = "kv_store"
+# Methods that never change data: no cross-site check (see kv_flask._hosts.cross_site).
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _normal_prefix(url_prefix: str | None) -> str:
@@ -50,11 +52,11 @@ def _normal_prefix(url_prefix: str | None) -> str:
     return prefix
 
 
-def _server_port(state: KvState) -> int | None:
+def _server_port(state: KvState, environ: dict[str, Any]) -> int | None:
     if state.bound_port is not None:
         return state.bound_port
     try:
-        return int(request.environ.get("SERVER_PORT", ""))
+        return int(environ.get("SERVER_PORT", ""))
     except ValueError:
         return None
 
@@ -142,7 +144,8 @@ class FlaskKv(Blueprint):
         self.teardown_app_request(self._teardown_hooks)
         self.register_error_handler(ApiError, api_error_response)
         self.register_error_handler(Exception, self.unexpected_error_response)
-        add_routes(self, self.state)
+        self.routes = KvRoutes(self.state)
+        self.routes.register(self)
         if app is not None:
             self.init_app(app)
 
@@ -187,9 +190,10 @@ class FlaskKv(Blueprint):
             return found
         return self._states[current_app._get_current_object()]  # type: ignore[attr-defined]
 
-    def _current(self) -> KvState | None:
+    def _current(self, environ: dict[str, Any] | None = None) -> KvState | None:
         """The current app's state if the request is under this API's prefix, else None."""
-        environ = request.environ
+        if environ is None:
+            environ = request.environ
         key = self._environ_key
         if key in environ:
             found: KvState | None = environ[key]
@@ -225,39 +229,42 @@ class FlaskKv(Blueprint):
     # -- the built-in hooks -----------------------------------------------------------------
 
     def _guard(self) -> Any:
-        state = self._current()
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        environ = req.environ
+        state = self._current(environ)
         if state is None:
             return None
-        environ = request.environ
         environ[STARTED] = time.perf_counter()
         host = environ.get("HTTP_HOST")
-        if not state.hosts.allows(host, _server_port(state), request.scheme):
-            message = "This server does not answer to this host name."
-            return error_response(403, "host_not_allowed", message)
+        if not state.hosts.allows(host, _server_port(state, environ), environ["wsgi.url_scheme"]):
+            return error_response(403, "host_not_allowed")
         origins = state.origins
-        preflight = preflight_response(origins)
-        if preflight is not None:
-            return preflight
-        origin = request.headers.get("Origin")
-        fetch_site = request.headers.get("Sec-Fetch-Site")
-        if cross_site(request.method, origin, fetch_site, host, origins):
-            message = "Cross-site requests that change data are refused."
-            return error_response(403, "cross_origin", message)
+        if origins.configured:
+            preflight = preflight_response(origins, environ)
+            if preflight is not None:
+                return preflight
+        method = environ["REQUEST_METHOD"]
+        if method not in _SAFE_METHODS:
+            origin = environ.get("HTTP_ORIGIN")
+            fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
+            if cross_site(method, origin, fetch_site, host, origins):
+                return error_response(403, "cross_origin")
         token = state.token
-        if token is not None and not authorized(token):
+        if token is not None and not authorized(token, environ):
             return error_response(401)
-        if "//" in raw_path() or "//" in decoded_path():
+        if "//" in raw_path(environ) or "//" in decoded_path(environ):
             # Routing drops empty segments ("//x" and "/%2Fx" would both be key "x"): a path
             # with one is refused before routing can reinterpret it.
             return error_response(400, "invalid_key", "This key is not valid.")
-        exc = request.routing_exception
-        if isinstance(exc, MethodNotAllowed):
-            route = request.path[len(state.url_prefix) :].strip("/")
-            if route in API_ROUTES:
-                # Werkzeug's Allow would add the key route's methods to the API route's.
-                exc = MethodNotAllowed(valid_methods=API_ROUTES[route])
-        if isinstance(exc, HTTPException) and not isinstance(exc, RequestRedirect):
-            return http_exception_response(exc)
+        exc = req.routing_exception
+        if exc is not None:
+            if isinstance(exc, MethodNotAllowed):
+                route = req.path[len(state.url_prefix) :].strip("/")
+                if route in API_ROUTES:
+                    # Werkzeug's Allow would add the key route's methods to the API route's.
+                    exc = MethodNotAllowed(valid_methods=API_ROUTES[route])
+            if isinstance(exc, HTTPException) and not isinstance(exc, RequestRedirect):
+                return http_exception_response(exc)
         for hook in self._before:
             answer = current_app.ensure_sync(hook)()
             if answer is not None:
@@ -265,13 +272,14 @@ class FlaskKv(Blueprint):
         return None
 
     def _finish(self, response: Response) -> Response:
-        state = self._current()
+        environ = request.environ
+        state = self._current(environ)
         if state is None:
             return response
         for hook in reversed(self._after):
             response = current_app.ensure_sync(hook)(response)
         harden(response)
-        add_cors_headers(response, state.origins)
+        add_cors_headers(response, state.origins, environ)
         log_access(response, state.url_prefix, log_keys=state.log_keys)
         return response
 

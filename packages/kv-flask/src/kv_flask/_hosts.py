@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 __all__ = ["LOOPBACK_NAMES", "HostRules", "OriginRules", "cross_site", "parse_list"]
@@ -33,6 +33,7 @@ _WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]", "*"})  # noqa: S104 - 
 _NAME = re.compile(r"^[a-z0-9_.-]+$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_KNOWN_HOSTS = 256
 
 
 def parse_list(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -109,6 +110,10 @@ class HostRules:
     pairs: frozenset[tuple[str, int]] = frozenset()
     any_host: bool = False
     any_ip: bool = False
+    #: Answers already worked out, by (header, server port, scheme): a few per server.
+    _known: dict[tuple[str, int | None, str], bool] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(cls, allowed: Iterable[str] = (), bound_host: str | None = None) -> HostRules:
@@ -151,6 +156,15 @@ class HostRules:
         """
         if self.any_host or header is None:
             return True
+        key = (header, server_port, scheme)
+        known = self._known.get(key)
+        if known is None:
+            known = self._allows(header, server_port, scheme)
+            if len(self._known) < _KNOWN_HOSTS:  # bounded: Host is chosen by the client
+                self._known[key] = known
+        return known
+
+    def _allows(self, header: str, server_port: int | None, scheme: str) -> bool:
         parsed = split_host(header)
         if parsed is None:
             return False

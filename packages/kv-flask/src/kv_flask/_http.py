@@ -12,9 +12,10 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes, urlsplit
 
-from flask import Response, request
+from flask import Request, Response, request
 
 from ._errors import ApiError
+from ._responses import ApiResponse
 
 __all__ = [
     "authorized",
@@ -34,9 +35,10 @@ _READ_CHUNK = 64 * 1024
 _DECODED = "kv_flask.decoded_path"
 
 
-def raw_path() -> str:
+def raw_path(environ: dict[str, Any] | None = None) -> str:
     """The request target's path as the client sent it, when the server tells it."""
-    environ = request.environ
+    if environ is None:
+        environ = request.environ
     raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
     if not isinstance(raw, str):
         return str(environ.get("PATH_INFO", ""))
@@ -45,29 +47,36 @@ def raw_path() -> str:
     return raw.partition("?")[0]
 
 
-def decoded_path() -> str:
+def decoded_path(environ: dict[str, Any] | None = None) -> str:
     """The request path as the client sent it, percent-decoded as UTF-8, every slash kept.
 
     Waitress collapses the leading slashes of ``PATH_INFO`` and Werkzeug's router drops
     them too, so ``/%2Fabc`` (the path ``//abc`` once decoded) would reach the view as the
-    key ``abc``; this is what the path really says.
+    key ``abc``; this is what the path really says. Worked out once per request.
     """
-    environ = request.environ
+    if environ is None:
+        environ = request.environ
     known = environ.get(_DECODED)
     if isinstance(known, str):
         return known
     raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
-    if isinstance(raw, str):
-        data = unquote_to_bytes(raw_path().encode("latin-1", errors="replace"))
+    text = raw_path(environ) if isinstance(raw, str) else str(environ.get("PATH_INFO", ""))
+    if "%" in text:
+        data = unquote_to_bytes(text.encode("latin-1", errors="replace"))
+        path = data.decode("utf-8", errors="replace")
     else:
-        data = str(environ.get("PATH_INFO", "")).encode("latin-1", errors="replace")
-    path = environ[_DECODED] = data.decode("utf-8", errors="replace")
+        # Nothing escaped: the latin-1 text of the bytes sent, read as UTF-8.
+        try:
+            path = text.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            path = text.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
+    environ[_DECODED] = path
     return path
 
 
-def authorized(token: str) -> bool:
+def authorized(token: str, environ: dict[str, Any]) -> bool:
     """Whether the request carries ``Authorization: Bearer <token>``, compared in constant time."""
-    header = request.headers.get("Authorization", "")
+    header = str(environ.get("HTTP_AUTHORIZATION", ""))
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "bearer":
         return False
@@ -80,32 +89,39 @@ def authorized(token: str) -> bool:
     return hmac.compare_digest(given, token.encode("ascii"))
 
 
-def read_body(limit: int) -> bytes:
+def read_body(limit: int, req: Request | None = None) -> bytes:
     """The request body, whole, or an API error: never a partial or silently empty value."""
-    if request.mimetype in _FORM_TYPES:
+    if req is None:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+    environ = req.environ
+    if environ.get("CONTENT_TYPE") and req.mimetype in _FORM_TYPES:
         raise ApiError(415)
-    length = request.content_length
+    length = req.content_length
     if length is not None and length > limit:
         raise ApiError(413)
-    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    if length is None and chunked and not request.environ.get("wsgi.input_terminated"):
-        # Without a length or a server that marks the end of the input, Werkzeug would read
-        # the body as empty: refuse instead of storing b"".
-        raise ApiError(411)
-    stream = request.stream
+    if length is None:
+        chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
+        if chunked and not environ.get("wsgi.input_terminated"):
+            # Without a length or a server that marks the end of the input, Werkzeug would
+            # read the body as empty: refuse instead of storing b"".
+            raise ApiError(411)
+    stream = req.stream
     parts: list[bytes] = []
     received = 0
+    # The whole announced body in the first read, then one read that finds the end.
+    size = length if length else _READ_CHUNK
     while True:
-        chunk = stream.read(min(_READ_CHUNK, limit + 1 - received))
+        chunk = stream.read(min(size, limit + 1 - received))
         if not chunk:
             break
         parts.append(chunk)
         received += len(chunk)
         if received > limit:
             raise ApiError(413)
+        size = _READ_CHUNK
     if length is not None and received != length:
         raise ApiError(400, "truncated", "The body is shorter than its Content-Length.")
-    return b"".join(parts)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def query() -> dict[str, str]:
@@ -164,4 +180,5 @@ def str_list(document: Any, field_name: str) -> list[str]:
 
 def json_response(document: Any) -> Response:
     """A 200 JSON response."""
-    return Response(json.dumps(document), mimetype="application/json")
+
+    return ApiResponse(json.dumps(document), mimetype="application/json")

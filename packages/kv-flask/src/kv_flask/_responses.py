@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from flask import Response, request
+from flask import Response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ._errors import ApiError, error_code, error_message
 from ._hosts import OriginRules
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
 __all__ = [
+    "ApiResponse",
     "CORS_METHODS",
     "SECURITY_HEADERS",
     "add_cors_headers",
@@ -31,15 +37,37 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 _HARDENING = (*SECURITY_HEADERS.items(), ("Cache-Control", "no-store"))
+_HARDENING_LOWER = tuple((name.lower(), (name, value)) for name, value in _HARDENING)
 CORS_METHODS = "GET, HEAD, PUT, POST, DELETE"
 _CORS_REQUEST_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match"
 _CORS_MAX_AGE = "600"
 
 
+class ApiResponse(Response):
+    """An answer of the API's own: the security headers are added as it is sent.
+
+    They go into the finished header list (constants, checked once, here) rather than
+    through ``Headers.add``, which validates every name and value on every answer; what a
+    hook set on the response before it is sent (its own ``Cache-Control``) is kept.
+    """
+
+    def get_wsgi_response(
+        self, environ: WSGIEnvironment
+    ) -> tuple[Iterable[bytes], str, list[tuple[str, str]]]:
+        """The WSGI answer, with the security headers the response does not set itself."""
+        app_iter, status, headers = super().get_wsgi_response(environ)
+        present = {name.lower() for name, _ in headers}
+        headers.extend(item for lower, item in _HARDENING_LOWER if lower not in present)
+        return app_iter, status, headers
+
+
 def error_response(status: int, code: str | None = None, message: str | None = None) -> Response:
     """The API's JSON error: ``{"error": code, "message": message}``, never cached."""
-    body = {"error": code or error_code(status), "message": message or error_message(status)}
-    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    body = {
+        "error": code or error_code(status),
+        "message": message or error_message(status, code),
+    }
+    response = ApiResponse(json.dumps(body), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="kv"'
@@ -62,6 +90,8 @@ def api_error_response(exc: ApiError) -> Response:
 
 def harden(response: Response) -> None:
     """Add the security headers, and ``Cache-Control: no-store`` where nothing else is set."""
+    if isinstance(response, ApiResponse):
+        return  # hardened as it is sent
     headers = response.headers
     # Not Headers.setdefault: it finds a header missing by raising and catching KeyError,
     # six times per answer.
@@ -71,26 +101,28 @@ def harden(response: Response) -> None:
             headers.add(name, value)
 
 
-def preflight_response(origins: OriginRules) -> Response | None:
+def preflight_response(origins: OriginRules, environ: dict[str, Any]) -> Response | None:
     """The answer to a CORS preflight from a trusted origin; ``None`` for any other request."""
-    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+    if environ.get("REQUEST_METHOD") != "OPTIONS":
         return None
-    if not origins.trusts(request.headers.get("Origin")):
+    if "HTTP_ACCESS_CONTROL_REQUEST_METHOD" not in environ:
+        return None
+    if not origins.trusts(environ.get("HTTP_ORIGIN")):
         return None
     response = Response(status=204)
-    add_cors_headers(response, origins)
+    add_cors_headers(response, origins, environ)
     response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
     response.headers["Access-Control-Allow-Headers"] = _CORS_REQUEST_HEADERS
     response.headers["Access-Control-Max-Age"] = _CORS_MAX_AGE
     return response
 
 
-def add_cors_headers(response: Response, origins: OriginRules) -> None:
+def add_cors_headers(response: Response, origins: OriginRules, environ: dict[str, Any]) -> None:
     """Let a trusted origin read *response* (``Access-Control-Allow-Origin``); else nothing."""
     if not origins.configured:
         return
     response.vary.add("Origin")
-    origin = request.headers.get("Origin")
+    origin = environ.get("HTTP_ORIGIN")
     if not origins.trusts(origin):
         return
     response.headers["Access-Control-Allow-Origin"] = "*" if origins.any_origin else str(origin)

@@ -1,4 +1,4 @@
-"""The routes of the REST API, added to a blueprint; the store comes from the app's state.
+"""The routes of the REST API (:class:`KvRoutes`); the store comes from the app's state.
 
 Routes, relative to the API's URL prefix (see the package README for the table):
 
@@ -22,23 +22,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Request, Response, request
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
-from kv_core import (
-    AccessDeniedError,
-    InvalidKeyError,
-    KeyConflictError,
-    OutOfSpaceError,
-    ReadOnlyError,
-    StoreUnavailable,
-    ValueTooLargeError,
-    to_bytes,
-)
+from kv_core import InvalidKeyError, to_bytes
 
 from ._access_log import shown_path
-from ._errors import ApiError
+from ._errors import ApiError, for_store_error
 from ._etag import etag_of
 from ._http import (
     decode_cursor,
@@ -52,9 +43,10 @@ from ._http import (
 )
 from ._keys import MAX_KEY_LENGTH, check_key, check_prefix
 from ._openapi import openapi_document
+from ._responses import ApiResponse
 from ._state import KvState
 
-__all__ = ["API_ROUTES", "KEY_METHODS", "KeyConverter", "add_routes", "etag_of"]
+__all__ = ["API_ROUTES", "KEY_METHODS", "KeyConverter", "KvRoutes", "etag_of"]
 
 logger = logging.getLogger("kv_flask.errors")
 
@@ -70,6 +62,7 @@ API_ROUTES = {
     "_kv/clear": ["POST"],
 }
 _JSON = "application/json"
+_OCTETS = "application/octet-stream"
 
 
 class KeyConverter(BaseConverter):
@@ -98,36 +91,26 @@ def _log_store_error(state: KvState, exc: BaseException, level: int) -> None:
     )
 
 
+def _translated(state: KvState, exc: Exception) -> ApiError | None:
+    """The API error answering what the store raised (logged), or ``None``: not the store's."""
+    kind = for_store_error(exc)
+    if kind is None:
+        return None
+    if kind.log_level is not None:
+        _log_store_error(state, exc, kind.log_level)
+    return ApiError.of(kind)
+
+
 @contextmanager
 def _store_errors(state: KvState) -> Iterator[None]:
     """Turn what a store raises into API errors; only around calls into the store."""
     try:
         yield
-    except KeyError as exc:
-        raise ApiError(404) from exc
-    except KeyConflictError as exc:
-        _log_store_error(state, exc, logging.INFO)
-        raise ApiError(409) from exc
-    except InvalidKeyError as exc:
-        _log_store_error(state, exc, logging.INFO)
-        raise ApiError(400, "invalid_key", "The store does not accept this key.") from exc
-    except ValueTooLargeError as exc:
-        _log_store_error(state, exc, logging.INFO)
-        raise ApiError(413) from exc
-    except ReadOnlyError as exc:
-        _log_store_error(state, exc, logging.INFO)
-        raise ApiError(403, "read_only", "The store is read-only.") from exc
-    except StoreUnavailable as exc:
-        _log_store_error(state, exc, logging.WARNING)
-        raise ApiError(503) from exc
-    except AccessDeniedError as exc:
-        # The store's own server refused the server's credentials: the client can do
-        # nothing about it, so it is the store being unavailable, and logged as an error.
-        _log_store_error(state, exc, logging.ERROR)
-        raise ApiError(503) from exc
-    except OutOfSpaceError as exc:
-        _log_store_error(state, exc, logging.WARNING)
-        raise ApiError(507) from exc
+    except Exception as exc:
+        error = _translated(state, exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def _json_body(state: KvState) -> Any:
@@ -149,11 +132,51 @@ def _no_body() -> None:
         raise ApiError(415, message="This route takes no body; send none.")
 
 
-def add_routes(blueprint: Blueprint, state_of: Callable[[], KvState]) -> None:
-    """Add the API's routes to *blueprint*; *state_of* gives the current app's state."""
+class KvRoutes:
+    """The API's views, one method per route, over the state of the current app.
 
-    def checked(state: KvState, key: str) -> str:
-        validate = getattr(state.store, "validate_key", None)
+    :param state_of: Gives the current app's :class:`KvState` (one per app the API is on).
+    """
+
+    def __init__(self, state_of: Callable[[], KvState]) -> None:
+        self._state_of = state_of
+
+    def register(self, blueprint: Blueprint) -> None:
+        """Add every route to *blueprint*."""
+        views: dict[str, Callable[..., Response]] = {
+            "openapi.json": self.openapi,
+            "_kv/info": self.info,
+            "_kv/count": self.count,
+            "_kv/get": self.batch_get,
+            "_kv/set": self.batch_set,
+            "_kv/delete": self.batch_delete,
+            "_kv/clear": self.clear,
+        }
+        self._add(blueprint, "/", self.list_keys, ["GET"])
+        for path, view in views.items():
+            self._add(blueprint, f"/{path}", view, [m for m in API_ROUTES[path] if m != "HEAD"])
+        self._add(blueprint, "/<kvkey:key>", self.one_key, KEY_METHODS)
+
+    @staticmethod
+    def _add(
+        blueprint: Blueprint, rule: str, view: Callable[..., Response], methods: list[str]
+    ) -> None:
+        blueprint.add_url_rule(
+            rule,
+            endpoint=view.__name__,
+            view_func=view,
+            methods=methods,
+            provide_automatic_options=False,
+            merge_slashes=False,
+            strict_slashes=False,
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _checked(state: KvState, key: str) -> str:
+        """*key* if both the API and the store accept it; else a 400 ``invalid_key``."""
+        validate = state.validate_key
         try:
             check_key(key)
             if validate is not None:
@@ -162,20 +185,122 @@ def add_routes(blueprint: Blueprint, state_of: Callable[[], KvState]) -> None:
             raise ApiError(400, "invalid_key", "This key is not valid.") from exc
         return key
 
-    def read(state: KvState, key: str) -> bytes:
+    @staticmethod
+    def _read(state: KvState, key: str) -> bytes:
         try:
             value = state.store[key]
-        except KeyError as exc:  # the common miss, without the context manager's cost
+        except KeyError as exc:  # the common miss, without the table lookup's cost
             raise ApiError(404) from exc
-        except Exception:
-            with _store_errors(state):  # translated, or re-raised as it is
+        except Exception as exc:
+            error = _translated(state, exc)
+            if error is None:
                 raise
+            raise error from exc
         return to_bytes(value)
 
-    # -- routes -------------------------------------------------------------------------------
+    # -- one key -----------------------------------------------------------------------------
 
-    def list_keys() -> Response:
-        state = state_of()
+    def one_key(self, key: str) -> Response:
+        """``GET|HEAD|PUT|POST|DELETE /<key>``: one value, raw bytes, with a strong ETag."""
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        environ = req.environ
+        state = self._state_of()
+        if key in API_ROUTES:
+            # The path of an API route with a method it does not take: 405, not a bad key.
+            raise MethodNotAllowed(valid_methods=API_ROUTES[key])
+        if decoded_path(environ)[len(state.url_prefix) + 1 :] != key:
+            # Routing dropped part of the decoded path (the empty segments of "/%2Fabc"):
+            # the key is what the path says, and that is not a valid key.
+            raise ApiError(400, "invalid_key", "This key is not valid.")
+        key = self._checked(state, key)
+        method = environ["REQUEST_METHOD"]
+        conditional = "HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ
+        if method == "GET" or (method == "HEAD" and conditional):
+            return self._get(state, req, key)
+        if method == "HEAD":
+            return self._head(state, key)
+        if method == "DELETE":
+            return self._delete(state, req, key, conditional=conditional)
+        return self._put(state, req, key, conditional=conditional)
+
+    def _get(self, state: KvState, req: Request, key: str) -> Response:
+        value = self._read(state, key)
+        tag = etag_of(value)
+        headers = {"ETag": f'"{tag}"', "Cache-Control": state.cache_control}
+        if "HTTP_IF_NONE_MATCH" in req.environ and req.if_none_match.contains(tag):
+            return ApiResponse(status=304, headers=headers)
+        return ApiResponse(value, mimetype=_OCTETS, headers=headers)
+
+    def _head(self, state: KvState, key: str) -> Response:
+        # Existence only, from `key in store`: the value is not read (it may be large and
+        # behind a network store), so no ETag and no Content-Length; GET has both, and a
+        # HEAD with If-None-Match reads the value to answer like GET.
+        with _store_errors(state):
+            present = key in state.store
+        if not present:
+            raise ApiError(404)
+        response = ApiResponse(mimetype=_OCTETS, headers={"Cache-Control": state.cache_control})
+        response.automatically_set_content_length = False
+        return response
+
+    def _delete(self, state: KvState, req: Request, key: str, *, conditional: bool) -> Response:
+        with state.lock_of(key):
+            if conditional:
+                self._check_conditions(state, req, key)
+            try:
+                del state.store[key]
+            except Exception as exc:
+                error = _translated(state, exc)
+                if error is None:
+                    raise
+                raise error from exc
+        return ApiResponse(status=204)
+
+    def _put(self, state: KvState, req: Request, key: str, *, conditional: bool) -> Response:
+        value = read_body(state.max_content_length, req)
+        # The stripe lock even without conditions: a write must not land between another
+        # request's condition check and its write.
+        with state.lock_of(key):
+            if conditional:
+                self._check_conditions(state, req, key)
+            try:
+                state.store[key] = value
+            except Exception as exc:
+                error = _translated(state, exc)
+                if error is None:
+                    raise
+                raise error from exc
+        return ApiResponse(status=204, headers={"ETag": f'"{etag_of(value)}"'})
+
+    def _check_conditions(self, state: KvState, req: Request, key: str) -> None:
+        """Answer 412 unless the ``If-Match`` / ``If-None-Match`` headers hold for *key*.
+
+        An ``If-Match`` header that is present but holds no tag (empty, or only commas)
+        matches nothing: the write is refused, never made unconditional.
+        """
+        if_match = req.if_match
+        if_none_match = req.if_none_match
+        if "HTTP_IF_MATCH" in req.environ and not if_match:
+            raise ApiError(412)
+        if not if_match and not if_none_match:
+            return
+        try:
+            current: str | None = etag_of(self._read(state, key))
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            current = None
+        if if_match and (current is None or not (if_match.star_tag or if_match.contains(current))):
+            raise ApiError(412)
+        refused = if_none_match.star_tag or if_none_match.contains(current or "")
+        if if_none_match and current is not None and refused:
+            raise ApiError(412)
+
+    # -- listing and batches -------------------------------------------------------------------
+
+    def list_keys(self) -> Response:
+        """``GET /``: keys by ``prefix``, a page of at most ``limit``, from an opaque cursor."""
+        state = self._state_of()
         store = state.store
         args = query()
         prefix = args.get("prefix", "")
@@ -201,58 +326,11 @@ def add_routes(blueprint: Blueprint, state_of: Callable[[], KvState]) -> None:
         next_cursor = encode_cursor(page[-1]) if more and page else None
         return json_response({"keys": page, "next_cursor": next_cursor})
 
-    def one_key(key: str) -> Response:
-        state = state_of()
+    def batch_get(self) -> Response:
+        """``POST /_kv/get``: the values of the keys that exist, base64-encoded."""
+        state = self._state_of()
         store = state.store
-        if key in API_ROUTES:
-            # The path of an API route with a method it does not take: 405, not a bad key.
-            raise MethodNotAllowed(valid_methods=API_ROUTES[key])
-        if decoded_path()[len(state.url_prefix) + 1 :] != key:
-            # Routing dropped part of the decoded path (the empty segments of "/%2Fabc"):
-            # the key is what the path says, and that is not a valid key.
-            raise ApiError(400, "invalid_key", "This key is not valid.")
-        key = checked(state, key)
-        if request.method == "HEAD" and not _conditional():
-            # Existence only, from `key in store`: the value is not read (it may be large and
-            # behind a network store), so no ETag and no Content-Length; GET has both, and a
-            # HEAD with If-None-Match reads the value to answer like GET.
-            with _store_errors(state):
-                present = key in store
-            if not present:
-                raise ApiError(404)
-            response = Response(mimetype="application/octet-stream")
-            response.automatically_set_content_length = False
-            response.headers["Cache-Control"] = state.cache_control
-            return response
-        if request.method in {"GET", "HEAD"}:
-            value = read(state, key)
-            tag = etag_of(value)
-            if "If-None-Match" in request.headers and request.if_none_match.contains(tag):
-                response = Response(status=304)
-            else:
-                response = Response(value, mimetype="application/octet-stream")
-            response.set_etag(tag)
-            response.headers["Cache-Control"] = state.cache_control
-            return response
-        if request.method == "DELETE":
-            with state.locked([key]):
-                _check_conditions(key, lambda k: read(state, k))
-                with _store_errors(state):
-                    del store[key]
-            return Response(status=204)
-        value = read_body(state.max_content_length)
-        with state.locked([key]):
-            _check_conditions(key, lambda k: read(state, k))
-            with _store_errors(state):
-                store[key] = value
-        response = Response(status=204)
-        response.set_etag(etag_of(value))
-        return response
-
-    def batch_get() -> Response:
-        state = state_of()
-        store = state.store
-        keys = [checked(state, key) for key in str_list(_json_body(state), "keys")]
+        keys = [self._checked(state, key) for key in str_list(_json_body(state), "keys")]
         with _store_errors(state):
             many = getattr(store, "get_many", None)
             if many is not None:
@@ -262,8 +340,9 @@ def add_routes(blueprint: Blueprint, state_of: Callable[[], KvState]) -> None:
         values = {key: base64.b64encode(to_bytes(v)).decode("ascii") for key, v in found.items()}
         return json_response({"values": values})
 
-    def batch_set() -> Response:
-        state = state_of()
+    def batch_set(self) -> Response:
+        """``POST /_kv/set``: store base64-encoded values, all or none on bad input."""
+        state = self._state_of()
         store = state.store
         document = _json_body(state)
         items = document.get("items") if isinstance(document, dict) else None
@@ -274,7 +353,7 @@ def add_routes(blueprint: Blueprint, state_of: Callable[[], KvState]) -> None:
             if not isinstance(encoded, str):
                 raise ApiError(400, "bad_json", "Values must be base64 strings.")
             try:
-                decoded[checked(state, key)] = base64.b64decode(encoded, validate=True)
+                decoded[self._checked(state, key)] = base64.b64decode(encoded, validate=True)
             except ValueError as exc:  # binascii.Error, or non-ASCII text
                 raise ApiError(400, "bad_base64", "A value is not valid base64.") from exc
         with state.locked(list(decoded)), _store_errors(state):
@@ -283,12 +362,13 @@ def add_routes(blueprint: Blueprint, state_of: Callable[[], KvState]) -> None:
                 many(decoded)
             else:
                 store.update(decoded)
-        return Response(status=204)
+        return ApiResponse(status=204)
 
-    def batch_delete() -> Response:
-        state = state_of()
+    def batch_delete(self) -> Response:
+        """``POST /_kv/delete``: delete the keys that exist."""
+        state = self._state_of()
         store = state.store
-        keys = [checked(state, key) for key in str_list(_json_body(state), "keys")]
+        keys = [self._checked(state, key) for key in str_list(_json_body(state), "keys")]
         with state.locked(keys), _store_errors(state):
             many = getattr(store, "delete_many", None)
             if many is not None:
@@ -296,25 +376,29 @@ def add_routes(blueprint: Blueprint, state_of: Callable[[], KvState]) -> None:
             else:
                 for key in keys:
                     store.pop(key, None)
-        return Response(status=204)
+        return ApiResponse(status=204)
 
-    def clear() -> Response:
-        state = state_of()
+    def clear(self) -> Response:
+        """``POST /_kv/clear``: delete every key."""
+        state = self._state_of()
         _no_body()
         with _store_errors(state):
             state.store.clear()
-        return Response(status=204)
+        return ApiResponse(status=204)
 
-    def count() -> Response:
-        state = state_of()
+    def count(self) -> Response:
+        """``GET /_kv/count``: how many keys the store holds."""
+        state = self._state_of()
         with _store_errors(state):
             return json_response({"count": len(state.store)})
 
-    def info() -> Response:
-        return json_response(_info(state_of()))
+    def info(self) -> Response:
+        """``GET /_kv/info``: the server's limits and the store's capabilities."""
+        return json_response(_info(self._state_of()))
 
-    def openapi() -> Response:
-        state = state_of()
+    def openapi(self) -> Response:
+        """``GET /openapi.json``: the OpenAPI 3.1 document of this API and its store."""
+        state = self._state_of()
         document = openapi_document(
             state.url_prefix,
             auth=state.token is not None,
@@ -323,61 +407,6 @@ def add_routes(blueprint: Blueprint, state_of: Callable[[], KvState]) -> None:
             max_content_length=state.max_content_length,
         )
         return json_response(document)
-
-    def add(rule: str, view: Callable[..., Response], methods: list[str]) -> None:
-        blueprint.add_url_rule(
-            rule,
-            view_func=view,
-            methods=methods,
-            provide_automatic_options=False,
-            merge_slashes=False,
-            strict_slashes=False,
-        )
-
-    add("/", list_keys, ["GET"])
-    views = {
-        "openapi.json": openapi,
-        "_kv/info": info,
-        "_kv/count": count,
-        "_kv/get": batch_get,
-        "_kv/set": batch_set,
-        "_kv/delete": batch_delete,
-        "_kv/clear": clear,
-    }
-    for path, view in views.items():
-        add(f"/{path}", view, [m for m in API_ROUTES[path] if m != "HEAD"])
-    add("/<kvkey:key>", one_key, KEY_METHODS)
-
-
-def _conditional() -> bool:
-    """Whether the request carries ``If-Match`` or ``If-None-Match``, even an empty one."""
-    headers = request.headers
-    return "If-Match" in headers or "If-None-Match" in headers
-
-
-def _check_conditions(key: str, read: Callable[[str], bytes]) -> None:
-    """Answer 412 unless the ``If-Match`` / ``If-None-Match`` headers hold for *key*.
-
-    An ``If-Match`` header that is present but holds no tag (empty, or only commas) matches
-    nothing: the write is refused, never made unconditional.
-    """
-    if_match = request.if_match
-    if_none_match = request.if_none_match
-    if "If-Match" in request.headers and not if_match:
-        raise ApiError(412)
-    if not if_match and not if_none_match:
-        return
-    try:
-        current: str | None = etag_of(read(key))
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-        current = None
-    if if_match and (current is None or not (if_match.star_tag or if_match.contains(current))):
-        raise ApiError(412)
-    refused = if_none_match.star_tag or if_none_match.contains(current or "")
-    if if_none_match and current is not None and refused:
-        raise ApiError(412)
 
 
 def _info(state: KvState) -> dict[str, Any]:
@@ -394,6 +423,8 @@ def _info(state: KvState) -> dict[str, Any]:
             "empty_key": capabilities.empty_key,
             "hierarchical_keys": capabilities.hierarchical_keys,
             "invalid_keys": list(capabilities.invalid_keys),
+            # Declared by the store; those the API refuses in every key are left out.
+            "refused_characters": state.refused_characters(),
         }
     return {
         "max_content_length": state.max_content_length,

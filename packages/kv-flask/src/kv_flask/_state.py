@@ -10,10 +10,8 @@ from typing import Any
 
 from flask import current_app
 
-from kv_core import InvalidKeyError
-
 from ._hosts import HostRules, OriginRules, parse_list
-from ._keys import MAX_KEY_LENGTH, check_token
+from ._keys import API_REFUSED_CHARACTERS, MAX_KEY_LENGTH, check_token
 
 __all__ = [
     "DEFAULT_CACHE_CONTROL",
@@ -82,24 +80,23 @@ class KvState:
         self._hosts = None
 
     def refused_characters(self) -> str:
-        """The ASCII characters the store's own ``validate_key`` refuses inside a key.
+        """The characters the store declares it refuses, beyond the API's own, sorted.
 
-        Asked once, without touching storage, so clients can refuse such keys before sending
-        them (FileSystemDict refuses ``\\``, for instance).
+        Read from the store's ``Capabilities.refused_characters`` (never found by trying
+        keys), so clients can refuse such keys before sending them (FileSystemDict refuses
+        ``\\``, for instance). NUL, U+FFFD and lone surrogates, which the API refuses in
+        every key, and ``/``, which separates segments, are left out.
         """
         if self._refused is None:
-            validate = getattr(self.store, "validate_key", None)
-            refused = []
-            for code in range(1, 128):
-                char = chr(code)
-                if validate is None or char == "/":
-                    continue
-                try:
-                    validate(f"k{char}k")
-                except (InvalidKeyError, TypeError):
-                    refused.append(char)
-            self._refused = "".join(refused)
+            capabilities = getattr(self.store, "capabilities", None)
+            declared = getattr(capabilities, "refused_characters", None) or frozenset()
+            self._refused = "".join(sorted(set(declared) - API_REFUSED_CHARACTERS - {"/"}))
         return self._refused
+
+    @property
+    def validate_key(self) -> Any:
+        """The store's own ``validate_key``, or ``None`` when it has none."""
+        return getattr(self.store, "validate_key", None)
 
     def max_key_length(self) -> int:
         """The longest key this API accepts: the API's limit or the store's, if smaller."""
@@ -187,6 +184,10 @@ class KvState:
         """Whether the request *path* is under this API's prefix."""
         prefix = self.url_prefix
         return not prefix or path == prefix or path.startswith(prefix + "/")
+
+    def lock_of(self, key: str) -> threading.Lock:
+        """The lock stripe of *key*: held around a single-key write or delete."""
+        return self.locks[hash(key) % LOCK_STRIPES]
 
     @contextmanager
     def locked(self, keys: list[str]) -> Iterator[None]:
