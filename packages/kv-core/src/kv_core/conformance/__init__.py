@@ -25,6 +25,7 @@ if typing.TYPE_CHECKING:
     from ._errors import ErrorContractTests as ErrorContractTests
     from ._keys import KeyTests as KeyTests
     from ._mapping import MappingTests as MappingTests
+    from ._model import ModelTests as ModelTests
     from ._persistence import PersistenceTests as PersistenceTests
     from ._stateful import StatefulTests as StatefulTests
     from ._suite import StoreConformance as StoreConformance
@@ -38,6 +39,7 @@ _EXPORTS = {
     "ErrorContractTests": "._errors",
     "KeyTests": "._keys",
     "MappingTests": "._mapping",
+    "ModelTests": "._model",
     "Opener": "._base",
     "PersistenceTests": "._persistence",
     "StatefulTests": "._stateful",
@@ -56,6 +58,7 @@ __all__ = [
     "ErrorContractTests",
     "KeyTests",
     "MappingTests",
+    "ModelTests",
     "Opener",
     "PersistenceTests",
     "StatefulTests",

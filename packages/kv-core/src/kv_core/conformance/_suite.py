@@ -11,6 +11,7 @@ from ._concurrency import ConcurrencyTests
 from ._errors import ErrorContractTests
 from ._keys import KeyTests
 from ._mapping import MappingTests
+from ._model import ModelTests
 from ._persistence import PersistenceTests
 from ._stateful import StatefulTests
 from ._values import ValueTests
@@ -20,6 +21,7 @@ __all__ = ["StoreConformance"]
 
 class StoreConformance(
     MappingTests,
+    ModelTests,
     ErrorContractTests,
     KeyTests,
     ValueTests,
