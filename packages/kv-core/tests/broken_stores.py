@@ -214,6 +214,13 @@ class IteratesLiveDict(MemoryDict):
         return (key for key in self._data if key.startswith(prefix))
 
 
+class ListsInsteadOfIterating(MemoryDict):
+    """_iter_keys returns a list, not an iterator."""
+
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        return [key for key in list(self._data) if key.startswith(prefix)]  # type: ignore[return-value]
+
+
 BROKEN = [
     DropsEmptyValues,
     CaseInsensitive,
@@ -235,4 +242,5 @@ BROKEN = [
     PopTakesPrefixedKeys,
     UpdateIgnoresKeysObjects,
     IteratesLiveDict,
+    ListsInsteadOfIterating,
 ]

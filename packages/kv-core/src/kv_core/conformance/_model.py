@@ -177,7 +177,8 @@ class ModelTests(SuiteBase):
         assert sorted(store.keys_with_prefix("big-00")) == sorted(
             key for key in model if key.startswith("big-00")
         )
-        wanted = [key for pair in zip(model, (f"no-{i}" for i in range(count))) for key in pair]
+        absent = [f"no-{i}" for i in range(count)]
+        wanted = [key for pair in zip(model, absent, strict=True) for key in pair]
         assert store.get_many(wanted) == model, f"get_many of {len(wanted)} mixed keys"
         doomed = [key for i, key in enumerate(model) if i % 3 == 0]
         store.delete_many([*doomed, *(f"no-{i}" for i in range(self.page_size))])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+from ..capabilities import Capabilities
+from ..store import Store
 from ._base import SuiteBase
 from ._batch import BatchTests
 from ._concurrency import ConcurrencyTests
@@ -59,5 +61,10 @@ class StoreConformance(
     def test_declared_capabilities_match_store(self, store: MutableMapping[Any, Any]) -> None:
         """What the test class declares is what the store itself declares."""
         declared = getattr(store, "capabilities", None)
-        if declared is not None:
-            assert declared == self.capabilities
+        if declared is None and not isinstance(store, Store):
+            return  # a plain MutableMapping: the test class declares for it
+        assert isinstance(declared, Capabilities), (
+            f"{type(store).__name__}.capabilities is {declared!r}, not a Capabilities(...) "
+            "with every field stated"
+        )
+        assert declared == self.capabilities
