@@ -29,6 +29,9 @@ if typing.TYPE_CHECKING:
     from ._persistence import PersistenceTests as PersistenceTests
     from ._stateful import StatefulTests as StatefulTests
     from ._suite import StoreConformance as StoreConformance
+    from ._unavailable import UnavailabilityTests as UnavailabilityTests
+    from ._unavailable import closed_port as closed_port
+    from ._unavailable import silent_port as silent_port
     from ._values import ValueTests as ValueTests
 
 # Where each public name lives, relative to this package.
@@ -45,7 +48,10 @@ _EXPORTS = {
     "StatefulTests": "._stateful",
     "StoreConformance": "._suite",
     "StoreFactory": "._base",
+    "UnavailabilityTests": "._unavailable",
     "ValueTests": "._values",
+    "closed_port": "._unavailable",
+    "silent_port": "._unavailable",
 }
 
 # What the suite itself needs (the plugin and ``services`` need only pytest).
@@ -64,7 +70,10 @@ __all__ = [
     "StatefulTests",
     "StoreConformance",
     "StoreFactory",
+    "UnavailabilityTests",
     "ValueTests",
+    "closed_port",
+    "silent_port",
 ]
 
 

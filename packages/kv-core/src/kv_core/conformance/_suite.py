@@ -16,6 +16,7 @@ from ._mapping import MappingTests
 from ._model import ModelTests
 from ._persistence import PersistenceTests
 from ._stateful import StatefulTests
+from ._unavailable import UnavailabilityTests
 from ._values import ValueTests
 
 __all__ = ["StoreConformance"]
@@ -31,6 +32,7 @@ class StoreConformance(
     ConcurrencyTests,
     PersistenceTests,
     StatefulTests,
+    UnavailabilityTests,
     SuiteBase,
 ):
     """Subclass this in a test module, declare ``capabilities`` and a ``store_factory`` fixture.
@@ -55,7 +57,9 @@ class StoreConformance(
             def opener(self, store):
                 return functools.partial(MyStore, store.path)
 
-    Tests skip only where a declared capability says a behaviour does not apply.
+    Tests skip only where a declared capability says a behaviour does not apply, and the
+    unavailability test where the backend gives no ``kv_unavailable_store`` fixture (a
+    store whose server is down; see :class:`UnavailabilityTests`).
     """
 
     def test_declared_capabilities_match_store(self, store: MutableMapping[Any, Any]) -> None:
