@@ -112,3 +112,36 @@ class TestUnderCheck(StoreConformance):
     )
     assert result.parseoutcomes().get("failed", 0) == 1
     result.stdout.fnmatch_lines(["*Sloppy.capabilities is None, not a Capabilities(...)*"])
+
+
+DOWN_TEMPLATE = """
+import pytest
+from kv_core import MemoryDict
+from kv_core.conformance import UnavailabilityTests
+from broken_stores import {name}
+
+
+class TestUnderCheck(UnavailabilityTests):
+    capabilities = MemoryDict.capabilities
+
+    @pytest.fixture
+    def store_factory(self):
+        yield MemoryDict
+
+    @pytest.fixture
+    def kv_unavailable_store(self):
+        yield {name}()
+"""
+
+
+@pytest.mark.parametrize(("name", "failures"), [("ServerDown", 0), ("DownReadsAsMissing", 1)])
+def test_unavailability_check(pytester: pytest.Pytester, name: str, failures: int) -> None:
+    """A store that raises StoreUnavailable when down passes; one that answers KeyError fails."""
+    pytester.makepyfile(broken_stores=SOURCE)
+    pytester.makepyfile(test_under_check=DOWN_TEMPLATE.format(name=name))
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "-p", "no:xdist")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == failures
+    assert outcomes.get("passed", 0) == 1 - failures
+    if failures:
+        result.stdout.fnmatch_lines(["*store[[]key[]]*raised KeyError*"])

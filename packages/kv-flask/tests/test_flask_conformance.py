@@ -16,7 +16,6 @@ from kv_flask import DEFAULT_MAX_CONTENT_LENGTH, FlaskKvDict, ServerThread
 INVALID_KEYS = ("", "/a", "a/", "a//b", "a/../b", "./a", "a\x00b", "_kv/x")
 
 
-
 class TestFlaskKvDictOverMemory(StoreConformance):
     """Each store is a client of its own server: a fresh MemoryDict behind a fresh port."""
 
