@@ -47,7 +47,7 @@ def _down_after_open(backend: Any) -> GenericSqlDict:
         )
 
     engine = create_engine(parts, creator=connect)
-    store = backend.store(url_or_engine=engine)
+    store: GenericSqlDict = backend.store(url_or_engine=engine)
     port[0] = closed_port()
     engine.dispose()
     return store
