@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from kv_core import Capabilities, InvalidKeyError, MemoryDict
+from kv_core import Capabilities, InvalidKeyError, MemoryDict, Store, StoreUnavailable
 
 
 class DropsEmptyValues(MemoryDict):
@@ -234,6 +234,20 @@ class UpdateIgnoresKeysObjects(MemoryDict):
         super().update(other, **kwargs)
 
 
+class IteratesLiveDict(MemoryDict):
+    """Lists keys straight off its dict, without a copy: other threads' writes break it."""
+
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        return (key for key in self._data if key.startswith(prefix))
+
+
+class ListsInsteadOfIterating(MemoryDict):
+    """_iter_keys returns a list, not an iterator."""
+
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        return [key for key in list(self._data) if key.startswith(prefix)]  # type: ignore[return-value]
+
+
 BROKEN = [
     DropsEmptyValues,
     CaseInsensitive,
@@ -256,4 +270,35 @@ BROKEN = [
     ExcusesItsOwnKeys,
     PopTakesPrefixedKeys,
     UpdateIgnoresKeysObjects,
+    IteratesLiveDict,
+    ListsInsteadOfIterating,
 ]
+
+
+class ServerDown(Store):
+    """A store whose server is down, done right: every primitive raises StoreUnavailable."""
+
+    capabilities = MemoryDict.capabilities
+
+    def _fail(self) -> Any:
+        msg = "127.0.0.1:1 refused the connection"
+        raise StoreUnavailable(msg)
+
+    def _read(self, key: str) -> bytes:
+        return self._fail()  # type: ignore[no-any-return]
+
+    def _write(self, key: str, value: bytes) -> None:
+        self._fail()
+
+    def _delete(self, key: str) -> None:
+        self._fail()
+
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        return self._fail()  # type: ignore[no-any-return]
+
+
+class DownReadsAsMissing(ServerDown):
+    """Turns a failed read into a missing key, so get() answers None with the server down."""
+
+    def _read(self, key: str) -> bytes:
+        raise KeyError(key)

@@ -80,3 +80,56 @@ make = Strict
     result = pytester.runpytest("--kv-factory", "my_backend:make", "-q", "-p", "no:xdist")
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == outcomes.get("errors", 0) == 0
+
+
+def _factory_run(pytester: pytest.Pytester, source: str) -> pytest.RunResult:
+    pytester.makepyfile(my_backend=source)
+    pytester.syspathinsert()
+    return pytester.runpytest("--kv-factory", "my_backend:make", "-q", "-p", "no:xdist")
+
+
+def test_non_empty_store_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """A store holding data stops the run with a usage error saying it is not empty."""
+    result = _factory_run(
+        pytester,
+        "from kv_core import MemoryDict\nFULL = MemoryDict({'a': b'1'})\nmake = lambda: FULL\n",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: my_backend:make is not empty: it holds 1 key(s)*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_store_without_capabilities_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """A factory whose stores declare no capabilities stops the run, saying so."""
+    result = _factory_run(pytester, "make = dict\n")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: my_backend:make makes a dict, which declares no*"])
+
+
+def test_abstract_store_class_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """A Store subclass that forgot capabilities is reported as abstract, naming what is missing."""
+    result = _factory_run(
+        pytester,
+        """
+from kv_core import Store
+
+class NoCapabilities(Store):
+    def _read(self, key):
+        raise KeyError(key)
+
+    def _write(self, key, value):
+        pass
+
+    def _delete(self, key):
+        raise KeyError(key)
+
+    def _iter_keys(self, prefix):
+        return iter(())
+
+make = NoCapabilities
+""",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: my_backend:make cannot make a store: NoCapabilities is abstract*capabilities*"]
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 
 from kv_core import Capabilities, MemoryDict
 from kv_core.capabilities import LONE_SURROGATES
-from kv_core.conformance import StoreConformance
+from kv_core.conformance import StoreConformance, closed_port, silent_port
 from kv_flask import DEFAULT_MAX_CONTENT_LENGTH, FlaskKvDict, ServerThread
 
 INVALID_KEYS = ("", "/a", "a/", "a//b", "a/../b", "./a", "a\x00b", "_kv/x")
@@ -34,6 +35,17 @@ class TestFlaskKvDictOverMemory(StoreConformance):
         refused_characters=frozenset("\x00\ufffd") | LONE_SURROGATES,
     )
     stateful_examples = 15
+
+    @pytest.fixture(params=["refused", "silent"])
+    def kv_unavailable_store(self, request: pytest.FixtureRequest) -> Iterator[FlaskKvDict]:
+        """A client of a server that is down: its port is closed, or it never answers."""
+        with contextlib.ExitStack() as stack:
+            if request.param == "refused":
+                port = closed_port()
+            else:
+                port = stack.enter_context(silent_port())
+            with FlaskKvDict(f"http://127.0.0.1:{port}/", timeout=(0.5, 0.5)) as client:
+                yield client
 
     @pytest.fixture
     def store_factory(self) -> Iterator[Any]:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from kv_core import Capabilities
-from kv_core.conformance import StoreConformance
+from kv_core.conformance import StoreConformance, closed_port, silent_port
 from kv_dev.services import unique_name
 from kv_redis import RedisDict, open_redis_cluster_url, open_redis_url
 
@@ -70,11 +73,33 @@ class _RedisSuite(StoreConformance):
         )
 
 
-class TestRedisDictConformance(_RedisSuite):
+class _DownServer:
+    """A standalone client of a Redis that is down: its port is closed, or it never answers."""
+
+    @pytest.fixture(params=["refused", "silent"])
+    def kv_unavailable_store(self, request: pytest.FixtureRequest) -> Iterator[RedisDict]:
+        with contextlib.ExitStack() as stack:
+            if request.param == "refused":
+                port = closed_port()
+            else:
+                port = stack.enter_context(silent_port())
+            client = redis.Redis(
+                port=port,
+                socket_timeout=0.5,
+                socket_connect_timeout=0.5,
+                retry=Retry(NoBackoff(), 0),
+                **self.url_options,  # type: ignore[attr-defined]
+            )
+            with RedisDict(client, key_prefix=self.prefix()) as store:  # type: ignore[attr-defined]
+                yield store
+            client.close()
+
+
+class TestRedisDictConformance(_DownServer, _RedisSuite):
     """A plain bytes client, each store under its own simple prefix."""
 
 
-class TestRedisDictDecodingClientConformance(_RedisSuite):
+class TestRedisDictDecodingClientConformance(_DownServer, _RedisSuite):
     """A client with decode_responses=True: values still come back as bytes."""
 
     url_options = {"decode_responses": True}  # noqa: RUF012
@@ -83,7 +108,7 @@ class TestRedisDictDecodingClientConformance(_RedisSuite):
         return make_client(decode_responses=True)
 
 
-class TestRedisDictGlobPrefixConformance(_RedisSuite):
+class TestRedisDictGlobPrefixConformance(_DownServer, _RedisSuite):
     """A prefix full of glob metacharacters, which SCAN must treat literally."""
 
     def prefix(self) -> str:

@@ -7,12 +7,51 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import psycopg
+import pymysql
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 from kv_core import Capabilities
 from kv_core.capabilities import LONE_SURROGATES
-from kv_core.conformance import StoreConformance
+from kv_core.conformance import StoreConformance, closed_port
 from kv_sql import GenericSqlDict
+
+
+def _down_after_open(backend: Any) -> GenericSqlDict:
+    """A store opened on the live server, whose server then goes away (a closed port).
+
+    A store checks its table when it is made, so it is made first; then every connection
+    it holds is dropped and every new one goes, through the real driver, to a closed port.
+    """
+    parts = make_url(backend.url)
+    port = [parts.port]
+
+    def connect() -> Any:
+        if parts.get_backend_name() == "postgresql":
+            return psycopg.connect(
+                host=parts.host,
+                port=port[0],
+                user=parts.username,
+                dbname=parts.database,
+                password=parts.password,
+                connect_timeout=5,
+            )
+        return pymysql.connect(
+            host=parts.host,
+            port=port[0],
+            user=parts.username,
+            database=parts.database,
+            password=parts.password or "",
+            connect_timeout=5,
+        )
+
+    engine = create_engine(parts, creator=connect)
+    store: GenericSqlDict = backend.store(url_or_engine=engine)
+    port[0] = closed_port()
+    engine.dispose()
+    return store
 
 
 def _capabilities(
@@ -75,6 +114,13 @@ class TestMariaDB(_SqlSuite):
     backend_name = "mariadb"
     capabilities = _capabilities()
 
+    @pytest.fixture
+    def kv_unavailable_store(self, mariadb_backend: Any) -> Iterator[GenericSqlDict]:
+        """A store whose MariaDB went away after it was opened."""
+        store = _down_after_open(mariadb_backend)
+        yield store
+        store.engine.dispose()
+
 
 class TestMariaDBPrune(TestMariaDB):
     prune = True
@@ -83,6 +129,13 @@ class TestMariaDBPrune(TestMariaDB):
 class TestPostgres(_SqlSuite):
     backend_name = "postgres"
     capabilities = _capabilities(invalid=("a\x00b",), refused="\x00")
+
+    @pytest.fixture
+    def kv_unavailable_store(self, postgres_backend: Any) -> Iterator[GenericSqlDict]:
+        """A store whose PostgreSQL went away after it was opened."""
+        store = _down_after_open(postgres_backend)
+        yield store
+        store.engine.dispose()
 
 
 class TestPostgresPrune(TestPostgres):

@@ -25,9 +25,13 @@ if typing.TYPE_CHECKING:
     from ._errors import ErrorContractTests as ErrorContractTests
     from ._keys import KeyTests as KeyTests
     from ._mapping import MappingTests as MappingTests
+    from ._model import ModelTests as ModelTests
     from ._persistence import PersistenceTests as PersistenceTests
     from ._stateful import StatefulTests as StatefulTests
     from ._suite import StoreConformance as StoreConformance
+    from ._unavailable import UnavailabilityTests as UnavailabilityTests
+    from ._unavailable import closed_port as closed_port
+    from ._unavailable import silent_port as silent_port
     from ._values import ValueTests as ValueTests
 
 # Where each public name lives, relative to this package.
@@ -38,12 +42,16 @@ _EXPORTS = {
     "ErrorContractTests": "._errors",
     "KeyTests": "._keys",
     "MappingTests": "._mapping",
+    "ModelTests": "._model",
     "Opener": "._base",
     "PersistenceTests": "._persistence",
     "StatefulTests": "._stateful",
     "StoreConformance": "._suite",
     "StoreFactory": "._base",
+    "UnavailabilityTests": "._unavailable",
     "ValueTests": "._values",
+    "closed_port": "._unavailable",
+    "silent_port": "._unavailable",
 }
 
 # What the suite itself needs (the plugin needs only pytest).
@@ -56,12 +64,16 @@ __all__ = [
     "ErrorContractTests",
     "KeyTests",
     "MappingTests",
+    "ModelTests",
     "Opener",
     "PersistenceTests",
     "StatefulTests",
     "StoreConformance",
     "StoreFactory",
+    "UnavailabilityTests",
     "ValueTests",
+    "closed_port",
+    "silent_port",
 ]
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -98,6 +100,74 @@ class ConcurrencyTests(SuiteBase):
                 done.set()
 
         assert _run_threads([churn, read]) == []
+
+    def test_listings_survive_inserts_and_deletes_by_other_threads(self, store: Store) -> None:
+        """keys, items, values and prefix listings run while threads insert and delete keys.
+
+        Each listing waits, after each of its first keys, until the other threads have
+        changed the store, so a store that iterates over live state (a dict it does not
+        copy: ``RuntimeError: dictionary changed size during iteration``) fails every time.
+        """
+        stable = {f"ks{i:04d}": f"s{i}".encode() for i in range(300)}
+        doomed = [f"kd{i:04d}" for i in range(300)]
+        store.set_many({**stable, **dict.fromkeys(doomed, b"d")})
+        done = threading.Event()
+        asked = threading.Semaphore(0)
+        changes = [0]
+
+        def churn(writer: int) -> Callable[[], None]:
+            def run() -> None:
+                # One change per request of the reader, until it is done; each changes the
+                # number of keys.
+                index = 0
+                while not done.is_set():
+                    if not asked.acquire(timeout=0.05):
+                        continue
+                    fresh = f"kf{writer}-{index // 2 % 100:03d}"
+                    if index % 2:
+                        store.pop(fresh, None)
+                    else:
+                        store[fresh] = b"fresh"
+                    store.pop(doomed[(index * 2 + writer) % len(doomed)], None)
+                    index += 1
+                    changes[0] += 1
+
+            return run
+
+        def paced(listing: Iterator[Any]) -> Iterator[Any]:
+            # After each of the first few entries, have the other threads change the store.
+            for index, entry in enumerate(listing):
+                if index < 4:
+                    target = changes[0] + 2
+                    asked.release(2)
+                    deadline = time.monotonic() + 10
+                    while changes[0] < target and time.monotonic() < deadline:
+                        time.sleep(0.001)
+                yield entry
+
+        def read() -> None:
+            try:
+                listings: dict[str, Callable[[], Iterator[Any]]] = {
+                    "iter(store)": lambda: iter(store),
+                    "keys()": lambda: iter(store.keys()),
+                    "keys_with_prefix('k')": lambda: store.keys_with_prefix("k"),
+                    "items()": lambda: iter(store.items()),
+                    "values()": lambda: iter(store.values()),
+                }
+                for name, listing in listings.items():
+                    seen = list(paced(listing()))
+                    if name == "values()":
+                        assert all(isinstance(value, bytes) for value in seen), name
+                    elif name == "items()":
+                        found = dict(seen)
+                        assert {k: found.get(k) for k in stable} == stable, f"{name} lost keys"
+                    else:
+                        assert set(stable) <= set(seen), f"{name} lost keys nobody changed"
+            finally:
+                done.set()
+
+        errors = _run_threads([read, churn(0), churn(1)])
+        assert errors == [], f"listing while other threads write raised {errors!r}"
 
     def test_threads_write_without_loss(self, store: Store) -> None:
         """Threads writing their own keys and one shared key lose nothing and tear nothing."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from ._base import StoreFactory, SuiteBase
@@ -104,6 +106,21 @@ class MappingTests(SuiteBase):
             store[key] = key.encode()
         del store["b"]
         assert sorted(store) == ["a", "c"]
+
+    def test_listings_are_iterators(self, store: Store) -> None:
+        """iter(store) and keys_with_prefix() return iterators (what _iter_keys must return)."""
+        store["k"] = b"v"
+        for name, listing in (
+            ("iter(store)", store.__iter__),
+            ("keys_with_prefix('')", lambda: store.keys_with_prefix("")),
+        ):
+            got = listing()
+            assert isinstance(got, Iterator), (
+                f"{name} on {type(store).__name__} returned a {type(got).__name__}, not an "
+                "iterator: _iter_keys must return an iterator (yield the keys, or return "
+                "iter(...) of them)"
+            )
+            assert list(got) == ["k"], name
 
     def test_views_are_reiterable(self, store: Store) -> None:
         """keys(), values() and items() can be iterated again and agree with each other."""

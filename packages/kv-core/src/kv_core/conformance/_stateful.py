@@ -32,11 +32,11 @@ _VALUES = st.one_of(st.binary(max_size=64), st.text(max_size=16))
 
 
 class StatefulTests(SuiteBase):
-    """Set, get, delete, pop, setdefault, contains, iterate, len, clear and reopen, in any order."""
+    """Every method of the dict API and the batch calls, and reopen, in any order."""
 
     @pytest.mark.kv_hypothesis
     def test_random_operations_match_dict(self, store_factory: StoreFactory) -> None:
-        """Any sequence of operations leaves the store equal to a dict that did the same."""
+        """Any sequence of operations answers as a dict does, and leaves the store equal to it."""
         suite = self
         probe = store_factory()
         pool = suite.valid_keys(
@@ -67,6 +67,11 @@ class StatefulTests(SuiteBase):
                     with pytest.raises(KeyError):
                         self.store[key]
 
+            @rule(key=keys, default=st.one_of(st.none(), st.binary(max_size=8)))
+            def get_with_default(self, key: str, default: bytes | None) -> None:
+                assert self.store.get(key, default) == self.model.get(key, default)
+                assert self.store.get(key) == self.model.get(key)
+
             @rule(key=keys)
             def delete(self, key: str) -> None:
                 if key in self.model:
@@ -84,14 +89,62 @@ class StatefulTests(SuiteBase):
                     with pytest.raises(KeyError):
                         self.store.pop(key)
 
+            @rule(key=keys, default=st.one_of(st.none(), st.binary(max_size=8)))
+            def pop_with_default(self, key: str, default: bytes | None) -> None:
+                assert self.store.pop(key, default) == self.model.pop(key, default)
+
+            @rule()
+            def popitem(self) -> None:
+                if self.model:
+                    key, value = self.store.popitem()
+                    assert key in self.model, f"popitem gave {key!r}, which is not stored"
+                    assert self.model.pop(key) == value
+                else:
+                    with pytest.raises(KeyError):
+                        self.store.popitem()
+
             @rule(key=keys, value=_VALUES)
             def setdefault(self, key: str, value: bytes | str) -> None:
                 expected = self.model.setdefault(key, to_bytes(value))
                 assert self.store.setdefault(key, value) == expected
 
+            @precondition(lambda self: bool(self.model))
+            @rule(data=st.data())
+            def setdefault_present_without_default(self, data: st.DataObject) -> None:
+                key = data.draw(st.sampled_from(sorted(self.model)))
+                assert self.store.setdefault(key) == self.model[key]
+
             @rule(key=keys)
             def contains(self, key: str) -> None:
                 assert (key in self.store) == (key in self.model)
+
+            @rule(pairs=st.lists(st.tuples(keys, _VALUES), max_size=6), as_dict=st.booleans())
+            def set_many(self, pairs: list[tuple[str, bytes | str]], as_dict: bool) -> None:
+                self.store.set_many(dict(pairs) if as_dict else pairs)
+                self.model.update((key, to_bytes(value)) for key, value in pairs)
+
+            @rule(pairs=st.lists(st.tuples(keys, _VALUES), max_size=6), as_dict=st.booleans())
+            def update(self, pairs: list[tuple[str, bytes | str]], as_dict: bool) -> None:
+                self.store.update(dict(pairs) if as_dict else pairs)
+                self.model.update((key, to_bytes(value)) for key, value in pairs)
+
+            @rule(wanted=st.lists(keys, max_size=8))
+            def get_many(self, wanted: list[str]) -> None:
+                expected = {key: self.model[key] for key in wanted if key in self.model}
+                assert self.store.get_many(wanted) == expected
+
+            @rule(doomed=st.lists(keys, max_size=8))
+            def delete_many(self, doomed: list[str]) -> None:
+                self.store.delete_many(doomed)
+                for key in doomed:
+                    self.model.pop(key, None)
+
+            @rule(key=keys, length=st.integers(min_value=0, max_value=3))
+            def keys_with_prefix(self, key: str, length: int) -> None:
+                prefix = key[:length]
+                listed = list(self.store.keys_with_prefix(prefix))
+                assert len(listed) == len(set(listed)), f"prefix {prefix!r} listed a key twice"
+                assert set(listed) == {k for k in self.model if k.startswith(prefix)}, prefix
 
             @rule()
             def iterate(self) -> None:
@@ -104,6 +157,10 @@ class StatefulTests(SuiteBase):
                 assert dict(self.store.items()) == self.model
 
             @rule()
+            def values(self) -> None:
+                assert sorted(self.store.values()) == sorted(self.model.values())
+
+            @rule()
             def clear(self) -> None:
                 self.store.clear()
                 self.model.clear()
@@ -114,8 +171,9 @@ class StatefulTests(SuiteBase):
                 self.store = suite.reopen(self.store)
 
             @invariant()
-            def length(self) -> None:
+            def matches_model(self) -> None:
                 assert len(self.store) == len(self.model)
+                assert dict(self.store.items()) == self.model
 
             def teardown(self) -> None:
                 close_quietly(self.store)

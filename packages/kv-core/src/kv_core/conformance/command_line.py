@@ -9,7 +9,6 @@ share, and empty, one storage.
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
@@ -17,50 +16,21 @@ import pytest
 
 from ..opener import open_store
 from ..store import Store
-from ..urls import redact_url
 from ._base import StoreFactory, close_quietly
 from ._suite import StoreConformance
+from ._target import target
 from .plugin import ACTIVE_CONFIG
-
-
-def _target(config: pytest.Config) -> tuple[str, Callable[[], Store]]:
-    url = config.getoption("kv_store", None)
-    if url:
-        return redact_url(url), functools.partial(open_store, url)
-    spec = config.getoption("kv_factory", None)
-    if not spec or ":" not in spec:
-        pytest.fail(f"--kv-factory must be MODULE:CALLABLE, not {spec!r}")
-    module_name, _, attr = spec.partition(":")
-    factory: Callable[[], Store] = getattr(importlib.import_module(module_name), attr)
-    return spec, factory
-
-
-def _capabilities(config: pytest.Config) -> Any:
-    name, make = _target(config)
-    store = make()
-    try:
-        if len(store):
-            # Checked once, before any test runs: the suite empties the store between
-            # tests, and must never do that to data it did not write.
-            msg = f"{name} is not empty: the conformance suite needs an empty store"
-            raise pytest.UsageError(msg)
-        caps = getattr(store, "capabilities", None)
-        if caps is None:
-            pytest.fail(f"{name} declares no capabilities; subclass StoreConformance instead")
-        return caps
-    finally:
-        close_quietly(store)
 
 
 class TestCommandLineStore(StoreConformance):
     """The whole suite against the store named on the command line."""
 
-    capabilities = _capabilities(ACTIVE_CONFIG[0])
+    capabilities = target(ACTIVE_CONFIG[0]).capabilities
 
     @pytest.fixture
     def store_factory(self, request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
         """Open the named store, emptied, for each use; empty it again at the end."""
-        _, make = _target(request.config)
+        make = target(request.config).make
         made: list[Store] = []
 
         def fresh() -> Store:

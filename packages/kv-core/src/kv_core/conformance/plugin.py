@@ -65,6 +65,15 @@ def pytest_configure(config: pytest.Config) -> None:
         ACTIVE_CONFIG[:] = [config]
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if ACTIVE_CONFIG and ACTIVE_CONFIG[0] is session.config:
+        # Open and check the store now, so that one the suite cannot run against stops the
+        # run with a usage error rather than a collection traceback.
+        from ._target import target
+
+        target(session.config)
+
+
 def _version(dist: str) -> str:
     try:
         return version(dist)
