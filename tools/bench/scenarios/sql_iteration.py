@@ -86,9 +86,12 @@ def _cases(name: str, store: GenericSqlDict, cur: Any, label: str) -> list[Case]
         flush=True,
     )
     op = f"{name} first of {KEYS // 1000}k keys"
+    every = f"{name} all of {KEYS // 1000}k keys"
     return [
         Case(op, label, raw_first, baseline=True),
         Case(op, type(store).__name__, lambda: _first_store_key(store)),
+        Case(every, label, raw_iterate, baseline=True),
+        Case(every, type(store).__name__, lambda: _drain(iter(store))),
     ]
 
 
