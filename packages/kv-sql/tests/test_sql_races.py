@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from kv_core import InvalidKeyError, KVError, StoreUnavailable
-from kv_sql import _store
+from kv_sql import _transactions
 
 THREADS = 6
 
@@ -188,7 +188,7 @@ def test_deadlocks_are_rerun_and_never_reported_as_an_outage(
     store["k"] = b"1"  # three deadlocks, then it goes through
     assert failures["left"] == 0
     assert store["k"] == b"1"
-    monkeypatch.setattr(_store, "_DEADLOCK_ATTEMPTS", 4)
+    monkeypatch.setattr(_transactions, "_DEADLOCK_ATTEMPTS", 4)
     failures["left"] = 10
     with pytest.raises(KVError) as caught:
         store["k"] = b"2"

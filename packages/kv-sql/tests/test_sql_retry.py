@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from kv_sql import _store
+from kv_sql import _transactions
 from kv_sql._failures import is_retryable
 
 
@@ -40,7 +40,7 @@ def test_lock_timeout_is_retried(
             retried.append(error)
         return answer
 
-    monkeypatch.setattr(_store, "is_retryable", spy)
+    monkeypatch.setattr(_transactions, "is_retryable", spy)
     backend = server_backend_factory(name)
     if name == "mariadb":
         connect_args = {"init_command": "SET SESSION innodb_lock_wait_timeout = 1"}

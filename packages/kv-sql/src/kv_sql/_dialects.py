@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._profiles import MYSQL, POSTGRESQL
 from ._store import GenericSqlDict
 
 __all__ = ["MySqlDict", "PostgresSqlDict"]
@@ -16,7 +17,7 @@ class MySqlDict(GenericSqlDict):
     ``ValueTooLargeError`` instead of breaking the connection.
     """
 
-    _dialects = frozenset({"mysql", "mariadb"})
+    _dialects = MYSQL.dialects
 
 
 class PostgresSqlDict(GenericSqlDict):
@@ -26,4 +27,4 @@ class PostgresSqlDict(GenericSqlDict):
     NUL, so keys with NUL raise ``InvalidKeyError``. Values are ``BYTEA``.
     """
 
-    _dialects = frozenset({"postgresql"})
+    _dialects = POSTGRESQL.dialects

@@ -20,6 +20,7 @@ from kv_core import InvalidStoreURL, UnknownStoreError, redact_url
 
 from ._deadlines import apply_deadlines
 from ._failures import connection_failure, driver_error, is_retryable
+from ._profiles import profile_for
 from ._schema import build_table
 
 __all__ = [
@@ -28,10 +29,8 @@ __all__ = [
     "is_memory_sqlite",
     "label_capacity",
     "make_engine",
-    "mysql_setup",
     "require_table",
     "sqlite_read_only",
-    "sqlite_setup",
 ]
 
 logger = logging.getLogger(__name__)
@@ -234,36 +233,6 @@ def make_engine(url_or_text: str | URL, engine_kwargs: dict[str, Any] | None) ->
     return engine
 
 
-def sqlite_setup(connection: Any) -> None:
-    """Per-connection settings of a SQLite file: fsync at checkpoints, not at each commit.
-
-    With WAL (set once per file, see :func:`create_table`) ``synchronous=NORMAL`` keeps the
-    database consistent after a crash or power loss; the last commits before a power loss
-    may be rolled back.
-    """
-    cursor = connection.cursor()
-    try:
-        cursor.execute("PRAGMA synchronous=NORMAL")
-    finally:
-        cursor.close()
-
-
-def mysql_setup(connection: Any) -> None:
-    """Per-connection settings on MySQL/MariaDB: add ``STRICT_ALL_TABLES`` to ``sql_mode``.
-
-    Whatever else the session's ``sql_mode`` says (even ``''``), a value that does not fit
-    its column is then an error, never silently truncated.
-    """
-    cursor = connection.cursor()
-    try:
-        cursor.execute(
-            "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''),"
-            " 'STRICT_ALL_TABLES')"
-        )
-    finally:
-        cursor.close()
-
-
 def _set_wal(engine: Engine) -> None:
     for attempt in range(20):
         try:
@@ -319,8 +288,7 @@ def label_capacity(engine: Engine, table_name: str) -> tuple[int, str] | None:
     enforce a width (SQLite) or the column has none. A ``VARBINARY`` label on MySQL/MariaDB
     holds UTF-8, up to 4 bytes a character.
     """
-    name = engine.dialect.name
-    if name == "sqlite":
+    if not profile_for(engine.dialect.name).width_enforced:
         return None
     try:
         columns = inspect(engine).get_columns(table_name)

@@ -1,7 +1,9 @@
 """What a driver's error means: rerun the transaction, out of space, read-only, timed out.
 
 Each database reports these by its own codes; the store turns them into one kv error each
-(see the README, "Connections, transactions and failures").
+(see the README, "Connections, transactions and failures"). Every function takes a
+SQLAlchemy dialect name or a profile's family and reads the codes of that profile's family;
+a database without a profile (``generic``) has no known codes, so nothing is retried.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy.engine import Engine
 from kv_core import AccessDeniedError, KVError, OutOfSpaceError, StoreUnavailable
 
 from ._deadlines import timed_out
+from ._profiles import profile_for
 
 __all__ = [
     "access_denied",
@@ -84,46 +87,50 @@ def _sqlite_code(error: BaseException) -> int | None:
 
 def is_retryable(dialect_name: str, error: BaseException) -> bool:
     """Whether *error* is a deadlock or lock timeout after which a transaction may be rerun."""
-    if dialect_name in ("mysql", "mariadb"):
+    family = profile_for(dialect_name).family
+    if family == "mysql":
         return _mysql_code(error) in _MYSQL_RETRY_CODES
-    if dialect_name == "postgresql":
+    if family == "postgresql":
         return getattr(error, "sqlstate", None) in _POSTGRES_RETRY_STATES
-    if dialect_name == "sqlite":
+    if family == "sqlite":
         return _sqlite_code(error) in _SQLITE_BUSY_CODES
     return False
 
 
 def is_deadlock(dialect_name: str, error: BaseException) -> bool:
     """Whether *error* is a deadlock or serialization failure: another transaction won."""
-    if dialect_name in ("mysql", "mariadb"):
+    family = profile_for(dialect_name).family
+    if family == "mysql":
         return _mysql_code(error) in _MYSQL_DEADLOCK_CODES
-    if dialect_name == "postgresql":
+    if family == "postgresql":
         return getattr(error, "sqlstate", None) in _POSTGRES_DEADLOCK_STATES
     return False
 
 
 def is_out_of_space(dialect_name: str, error: BaseException) -> bool:
     """Whether *error* says the database has no room left for the write (disk, table full)."""
-    if dialect_name in ("mysql", "mariadb"):
+    family = profile_for(dialect_name).family
+    if family == "mysql":
         code = _mysql_code(error)
         if code in _MYSQL_FULL_CODES:
             return True
         text = str(error)
         return code in _MYSQL_OS_ERROR_CODES and ("28 " in text or '"28' in text or "122" in text)
-    if dialect_name == "postgresql":
+    if family == "postgresql":
         return getattr(error, "sqlstate", None) in _POSTGRES_FULL_STATES
-    if dialect_name == "sqlite":
+    if family == "sqlite":
         return _sqlite_code(error) == _SQLITE_FULL
     return False
 
 
 def is_read_only(dialect_name: str, error: BaseException) -> bool:
     """Whether *error* says the database refuses writes (read-only file, server or replica)."""
-    if dialect_name in ("mysql", "mariadb"):
+    family = profile_for(dialect_name).family
+    if family == "mysql":
         return _mysql_code(error) in _MYSQL_READ_ONLY_CODES
-    if dialect_name == "postgresql":
+    if family == "postgresql":
         return getattr(error, "sqlstate", None) in _POSTGRES_READ_ONLY_STATES
-    if dialect_name == "sqlite":
+    if family == "sqlite":
         return _sqlite_code(error) == _SQLITE_READONLY
     return False
 
@@ -134,14 +141,15 @@ def access_denied(dialect_name: str, error: BaseException, database: str | None 
     For SQLite, whose files are made on first use, a file that cannot be opened because its
     folder (*database*'s) does not exist.
     """
-    if dialect_name in ("mysql", "mariadb"):
+    family = profile_for(dialect_name).family
+    if family == "mysql":
         return _mysql_code(error) in _MYSQL_DENIED_CODES
-    if dialect_name == "postgresql":
+    if family == "postgresql":
         state = getattr(error, "sqlstate", None)
         if state is not None:
             return state in _POSTGRES_DENIED_STATES
         return _POSTGRES_DENIED_TEXT.search(str(error)) is not None
-    if dialect_name == "sqlite":
+    if family == "sqlite":
         if _sqlite_code(error) != _SQLITE_CANTOPEN or not database:
             return False
         return not os.path.isdir(os.path.dirname(os.path.abspath(database)))

@@ -18,13 +18,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql
 
+from ._profiles import profile_for
+
 __all__ = ["TABLE_NAME_PATTERN", "build_table", "index_names", "validate_table_name"]
 
 TABLE_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
-# Index names are per table on MySQL/MariaDB, but per schema on PostgreSQL and per database
-# on SQLite: there, two tables cannot both have an index called ``label_seq_uq``.
-_PER_TABLE_INDEX_NAMES = frozenset({"mysql", "mariadb"})
 _MAX_IDENTIFIER = 63
 
 
@@ -51,7 +50,9 @@ def _prefixed(table_name: str, suffix: str) -> str:
 
 def index_names(table_name: str, dialect_name: str) -> tuple[str, str]:
     """The names of the unique (label, sequence_number) index and the is_deleted index."""
-    if dialect_name in _PER_TABLE_INDEX_NAMES:
+    # Index names are per table on MySQL/MariaDB, but per schema on PostgreSQL and per
+    # database on SQLite: there, two tables cannot both have an index called label_seq_uq.
+    if profile_for(dialect_name).per_table_index_names:
         return "label_seq_uq", "is_deleted_idx"
     return _prefixed(table_name, "label_seq_uq"), _prefixed(table_name, "is_deleted_idx")
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Dialect
 
+from ._profiles import DialectProfile
+
 __all__ = ["Statements", "prefix_bounds"]
 
 _MAX_CODE_POINT = 0x10FFFF
@@ -79,12 +81,14 @@ class Statements:
     _p: str
 
     @classmethod
-    def build(cls, dialect: Dialect, table_name: str, *, snapshot: bool) -> Statements:
-        """The statements for *table_name* on *dialect*."""
+    def build(
+        cls, dialect: Dialect, profile: DialectProfile, table_name: str, *, snapshot: bool
+    ) -> Statements:
+        """The statements for *table_name* on *dialect*, as *profile* says it speaks."""
         p = _placeholder(dialect.paramstyle)
         t = dialect.identifier_preparer.quote(table_name)
         at = f" AND created <= {p}" if snapshot else ""
-        returning = dialect.name == "postgresql"
+        returning = profile.returning
         ret = " RETURNING sequence_number" if returning else ""
         latest_of = (
             f"SELECT sequence_number, is_deleted FROM {t} WHERE label = {p}"
@@ -153,7 +157,7 @@ class Statements:
                 f"SELECT sequence_number, created, is_deleted, item FROM {t}"
                 f" WHERE label = {p}{at} ORDER BY sequence_number"
             ),
-            begin="BEGIN IMMEDIATE" if dialect.name == "sqlite" else "BEGIN",
+            begin=profile.begin,
             commit="COMMIT",
             rollback="ROLLBACK",
             returning=returning,
@@ -181,6 +185,31 @@ class Statements:
             [*([f"label >= {p}"] if low else []), *([f"label < {p}"] if high else [])]
         )
         return f"SELECT cur.label FROM {self._newest(where)}"
+
+    def keys_page(self, size: int, *, low: bool, after: bool, high: bool) -> str:
+        """The next *size* labels in order, dead or alive.
+
+        Parameters: [low] (``label >=``), [after] (``label >``), [high], [snapshot time].
+
+        Rows are ``(label, is_deleted)``, ordered by label. The ``LIMIT`` is on the labels'
+        index range, before the tombstones are dropped, so each page reads *size* labels
+        from the (label, sequence_number) index and no more (a filter on live rows would
+        make the database find every live key before the first page's ``LIMIT``).
+        """
+        p = self._p
+        conditions = [
+            *([f"label >= {p}"] if low else []),
+            *([f"label > {p}"] if after else []),
+            *([f"label < {p}"] if high else []),
+            *([f"created <= {p}"] if self._snapshot else []),
+        ]
+        filtered = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        t = self._table
+        return (
+            f"SELECT newest.label, cur.is_deleted FROM (SELECT label, MAX(sequence_number) AS seq"
+            f" FROM {t}{filtered} GROUP BY label ORDER BY label LIMIT {int(size)}) newest"
+            f" JOIN {t} cur ON cur.sequence_number = newest.seq ORDER BY newest.label"
+        )
 
     def count(self) -> str:
         """Count live labels; parameters: [snapshot time]."""

@@ -1,0 +1,159 @@
+"""What differs between databases, declared once per database: one profile object each.
+
+Every place in kv-sql that behaves differently on MySQL, PostgreSQL or SQLite asks the
+store's :class:`DialectProfile` (as SQLAlchemy's dialect classes declare ``supports_*``
+flags), never the dialect's name. A database without a profile gets :data:`GENERIC`, which
+promises nothing it cannot check: no exact key order (listing filters in Python and is not
+paged), no row or advisory locks, no ``RETURNING``.
+
+A new database is one more profile passed to :func:`register_profile` (or added to
+``_PROFILES``) under the names SQLAlchemy gives its dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "GENERIC",
+    "MYSQL",
+    "POSTGRESQL",
+    "SQLITE",
+    "DialectProfile",
+    "mysql_setup",
+    "profile_for",
+    "register_profile",
+    "sqlite_setup",
+]
+
+
+def sqlite_setup(connection: Any) -> None:
+    """Per-connection settings of a SQLite file: fsync at checkpoints, not at each commit.
+
+    With WAL (set once per file when the table is created) ``synchronous=NORMAL`` keeps the
+    database consistent after a crash or power loss; the last commits before a power loss
+    may be rolled back.
+    """
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def mysql_setup(connection: Any) -> None:
+    """Per-connection settings on MySQL/MariaDB: add ``STRICT_ALL_TABLES`` to ``sql_mode``.
+
+    Whatever else the session's ``sql_mode`` says (even ``''``), a value that does not fit
+    its column is then an error, never silently truncated.
+    """
+    cursor = connection.cursor()
+    try:
+        cursor.execute(
+            "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''),"
+            " 'STRICT_ALL_TABLES')"
+        )
+    finally:
+        cursor.close()
+
+
+@dataclass(frozen=True)
+class DialectProfile:
+    """How kv-sql talks to one database family.
+
+    :param family: The name errors are classified by (``kv_sql._failures``) and shown as.
+    :param dialects: SQLAlchemy dialect names this profile serves.
+    :param binary_keys: Labels are UTF-8 bytes in a binary column (no text collation is
+        exact there), so keys are encoded on the way in and decoded on the way out.
+    :param nul_invalid: Text cannot hold NUL: such keys raise ``InvalidKeyError``.
+    :param ordered_keys: Labels compare by code point (``BINARY``, ``VARBINARY``,
+        ``COLLATE "C"``): prefix listings are index ranges and listings stream in keyset
+        pages ordered by label. Without it every label is read and filtered in Python.
+    :param text_time: Times are stored as ISO text (SQLite), in SQLAlchemy's own format.
+    :param key_locks: Deletes and pops serialize on a per-key advisory lock.
+    :param row_locks: Deletes and pops lock the key's newest row (``FOR UPDATE``).
+    :param returning: ``INSERT ... RETURNING`` gives the new sequence number.
+    :param begin: The statement that opens a write transaction.
+    :param packet_limit_sql: A query for the largest statement the server takes; values
+        are then checked against it and sent in pieces when the driver inflates them.
+    :param per_table_index_names: Index names are per table (else per schema/database).
+    :param width_enforced: The ``label`` column's declared width is enforced (checked
+        against ``key_length`` when an existing table is opened).
+    :param wal: A file database is switched to write-ahead logging.
+    :param setup: Called with each new DB-API connection (not for in-memory databases).
+    """
+
+    family: str
+    dialects: frozenset[str]
+    binary_keys: bool = False
+    nul_invalid: bool = False
+    ordered_keys: bool = False
+    text_time: bool = False
+    key_locks: bool = False
+    row_locks: bool = False
+    returning: bool = False
+    begin: str = "BEGIN"
+    packet_limit_sql: str | None = None
+    per_table_index_names: bool = False
+    width_enforced: bool = True
+    wal: bool = False
+    setup: Callable[[Any], None] | None = None
+
+    @property
+    def locking(self) -> bool:
+        """Whether a delete or pop locks the key before reading its newest row."""
+        return self.key_locks or self.row_locks
+
+
+SQLITE = DialectProfile(
+    family="sqlite",
+    dialects=frozenset({"sqlite"}),
+    ordered_keys=True,
+    text_time=True,
+    # Writes are serialized by the database: take the write lock when the transaction opens,
+    # so a reader turned writer never fails with SQLITE_BUSY halfway.
+    begin="BEGIN IMMEDIATE",
+    width_enforced=False,
+    wal=True,
+    setup=sqlite_setup,
+)
+
+MYSQL = DialectProfile(
+    family="mysql",
+    dialects=frozenset({"mysql", "mariadb"}),
+    binary_keys=True,
+    ordered_keys=True,
+    row_locks=True,
+    packet_limit_sql="SELECT @@max_allowed_packet",
+    per_table_index_names=True,
+    setup=mysql_setup,
+)
+
+POSTGRESQL = DialectProfile(
+    family="postgresql",
+    dialects=frozenset({"postgresql"}),
+    nul_invalid=True,
+    ordered_keys=True,
+    key_locks=True,
+    returning=True,
+)
+
+#: What an unknown database gets: nothing assumed that kv-sql cannot check.
+GENERIC = DialectProfile(family="generic", dialects=frozenset())
+
+_PROFILES: dict[str, DialectProfile] = {
+    name: profile for profile in (SQLITE, MYSQL, POSTGRESQL) for name in profile.dialects
+}
+
+
+def profile_for(dialect_name: str) -> DialectProfile:
+    """The profile of the SQLAlchemy dialect called *dialect_name*; :data:`GENERIC` if none."""
+    return _PROFILES.get(dialect_name, GENERIC)
+
+
+def register_profile(profile: DialectProfile) -> None:
+    """Serve every dialect named in *profile* with it (replacing an earlier profile)."""
+    for name in profile.dialects:
+        _PROFILES[name] = profile
