@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from kv_core import InvalidKeyError, KVError, StoreUnavailable
+from kv_core import ConflictError, InvalidKeyError, StoreUnavailable
 from kv_sql import _transactions
 
 THREADS = 6
@@ -172,7 +172,7 @@ def test_deadlocks_are_rerun_and_never_reported_as_an_outage(
     code: int, mariadb_backend: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A deadlock (1467 is MariaDB's on the AUTO-INC lock) reruns the transaction; too many
-    in a row raise KVError, not StoreUnavailable, and the connection stays usable."""
+    in a row raise ConflictError, not StoreUnavailable, and the connection stays usable."""
     pymysql = pytest.importorskip("pymysql")
     store = mariadb_backend.store(prune_on_write=True)
     original = store._insert
@@ -190,7 +190,7 @@ def test_deadlocks_are_rerun_and_never_reported_as_an_outage(
     assert store["k"] == b"1"
     monkeypatch.setattr(_transactions, "_DEADLOCK_ATTEMPTS", 4)
     failures["left"] = 10
-    with pytest.raises(KVError) as caught:
+    with pytest.raises(ConflictError) as caught:
         store["k"] = b"2"
     assert not isinstance(caught.value, StoreUnavailable)
     del store._insert
