@@ -33,7 +33,9 @@ class Capabilities:
         (``InvalidKeyError`` on every operation), such as NUL or
         :data:`LONE_SURROGATES`. Exact, not examples: any other character is held in a key
         that is otherwise valid. ``/`` in a store with ``hierarchical_keys`` is a separator,
-        not a character of this set.
+        not a character of this set. ``None`` (the default, for stores written before
+        kv-core 0.3): not declared; the conformance suite then skips its character checks
+        and says so, and a kv-flask server publishes no set. Every store should declare it.
     """
 
     persistent: bool
@@ -45,7 +47,7 @@ class Capabilities:
     empty_key: bool
     hierarchical_keys: bool
     invalid_keys: tuple[str, ...]
-    refused_characters: frozenset[str]
+    refused_characters: frozenset[str] | None = None
 
     def __repr__(self) -> str:
         # Sorted, and the 2048 surrogates named rather than listed: the repr is printed in
@@ -61,7 +63,9 @@ class Capabilities:
         return f"Capabilities({', '.join(parts)})"
 
 
-def _describe_characters(characters: frozenset[str]) -> str:
+def _describe_characters(characters: frozenset[str] | None) -> str:
+    if characters is None:
+        return "None"
     rest = characters
     named = ""
     if characters >= LONE_SURROGATES:
@@ -76,6 +80,13 @@ def _describe_characters(characters: frozenset[str]) -> str:
 def _min_limit(limits: list[int | None]) -> int | None:
     known = [limit for limit in limits if limit is not None]
     return min(known) if known else None
+
+
+def _union_declared(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
+    """All the declared characters; ``None`` if any part declares none (not known)."""
+    if any(chars is None for chars in sets):
+        return None
+    return frozenset().union(*(chars for chars in sets if chars is not None))
 
 
 def combine(parts: list[Capabilities]) -> Capabilities:
@@ -96,5 +107,5 @@ def combine(parts: list[Capabilities]) -> Capabilities:
         empty_key=all(p.empty_key for p in parts),
         hierarchical_keys=any(p.hierarchical_keys for p in parts),
         invalid_keys=tuple(invalid),
-        refused_characters=frozenset().union(*(p.refused_characters for p in parts)),
+        refused_characters=_union_declared([p.refused_characters for p in parts]),
     )

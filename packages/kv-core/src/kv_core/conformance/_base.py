@@ -80,7 +80,7 @@ class SuiteBase:
         caps = self.capabilities
         if key in caps.invalid_keys or (key == "" and not caps.empty_key):
             return False
-        if not caps.refused_characters.isdisjoint(key):
+        if caps.refused_characters is not None and not caps.refused_characters.isdisjoint(key):
             return False
         if caps.max_key_length is not None and len(key) > caps.max_key_length:
             return False
