@@ -23,7 +23,7 @@ from typing import Any
 from harness import Case
 from sqlalchemy.engine import make_url
 
-from kv_core.conformance.services import port_open
+from kv_dev.services import port_open
 from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
 
 KEYS = 100_000
