@@ -13,7 +13,7 @@ import sqlite3
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -204,17 +204,27 @@ def _server(name: str, url: str, cls: type[GenericSqlDict]) -> Iterator[list[Cas
         store.close()
 
 
+SqliteCases = Callable[[str], AbstractContextManager[list[Case]]]
+ServerCases = Callable[[str, str, type[GenericSqlDict]], AbstractContextManager[list[Case]]]
+
+
 @contextmanager
-def scenario() -> Iterator[list[Case]]:
-    """SQLite always; MariaDB and PostgreSQL when they answer."""
-    tmp = tempfile.mkdtemp(prefix="kv-bench-sql-")
+def each_database(prefix: str, sqlite: SqliteCases, server: ServerCases) -> Iterator[list[Case]]:
+    """The cases of *sqlite* (in a temporary directory), then of *server* on MariaDB and
+    PostgreSQL when they answer: the one driver of every SQL scenario."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
     try:
         with ExitStack() as stack:
-            cases = list(stack.enter_context(_sqlite(tmp)))
+            cases = list(stack.enter_context(sqlite(tmp)))
             if port_open(MYSQL_URL):
-                cases += stack.enter_context(_server("MariaDB", MYSQL_URL, MySqlDict))
+                cases += stack.enter_context(server("MariaDB", MYSQL_URL, MySqlDict))
             if port_open(POSTGRES_URL):
-                cases += stack.enter_context(_server("PostgreSQL", POSTGRES_URL, PostgresSqlDict))
+                cases += stack.enter_context(server("PostgreSQL", POSTGRES_URL, PostgresSqlDict))
             yield cases
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def scenario() -> AbstractContextManager[list[Case]]:
+    """SQLite always; MariaDB and PostgreSQL when they answer."""
+    return each_database("kv-bench-sql-", _sqlite, _server)

@@ -11,26 +11,21 @@ default (client-side) cursors.
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
-import tempfile
 import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from harness import Case
 from sqlalchemy.engine import make_url
 
-from kv_dev.services import port_open
-from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
+from kv_sql import GenericSqlDict
+
+from .sql import each_database
 
 KEYS = 100_000
-MYSQL_URL = os.environ.get("KV_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
-POSTGRES_URL = os.environ.get(
-    "KV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 def _fill(store: GenericSqlDict) -> None:
@@ -146,17 +141,6 @@ def _server(name: str, url: str, cls: type[GenericSqlDict]) -> Iterator[list[Cas
         store.close()
 
 
-@contextmanager
-def scenario() -> Iterator[list[Case]]:
+def scenario() -> AbstractContextManager[list[Case]]:
     """SQLite always; MariaDB and PostgreSQL when they answer."""
-    tmp = tempfile.mkdtemp(prefix="kv-bench-sqlit-")
-    try:
-        with ExitStack() as stack:
-            cases = list(stack.enter_context(_sqlite(tmp)))
-            if port_open(MYSQL_URL):
-                cases += stack.enter_context(_server("MariaDB", MYSQL_URL, MySqlDict))
-            if port_open(POSTGRES_URL):
-                cases += stack.enter_context(_server("PostgreSQL", POSTGRES_URL, PostgresSqlDict))
-            yield cases
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return each_database("kv-bench-sqlit-", _sqlite, _server)
