@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 import redis
 from redis.cluster import RedisCluster
 
-from kv_core import Capabilities, Store
+from kv_core import Capabilities, Store, ValueTooLargeError
 from kv_core.codec import Deserializer, Serializer
 
 from ._client import (
@@ -147,6 +147,12 @@ class RedisDict(Store):
         error = translate(exc, command, self._target)
         if error is exc:
             raise exc
+        if isinstance(error, ValueTooLargeError) and "INVALID BULK LENGTH" in str(exc).upper():
+            # After a protocol error the server closes the connection, which redis-py has
+            # put back in its pool: drop the idle ones, or the next call may meet the reset.
+            pool = getattr(self._client, "connection_pool", None)
+            if pool is not None:
+                pool.disconnect(inuse_connections=False)
         raise error from exc
 
     # -- single keys -----------------------------------------------------------------------
