@@ -9,7 +9,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import Table, create_engine, inspect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
@@ -27,6 +27,7 @@ __all__ = [
     "create_table",
     "create_table_ddl",
     "is_memory_sqlite",
+    "kv_table",
     "label_capacity",
     "make_engine",
     "require_table",
@@ -246,14 +247,21 @@ def _set_wal(engine: Engine) -> None:
             time.sleep(0.05)
 
 
+def kv_table(engine: Engine, table_name: str, key_length: int) -> Table:
+    """The key-value table's metadata for *engine*'s dialect (names within its limits)."""
+    longest = engine.dialect.max_identifier_length
+    return build_table(table_name, key_length, engine.dialect.name, longest=longest)
+
+
 def create_table(engine: Engine, table_name: str, key_length: int, *, wal: bool) -> None:
     """Create the table and its indexes unless they exist; switch a SQLite file to WAL."""
-    table = build_table(table_name, key_length, engine.dialect.name)
     try:
         if wal:
             _set_wal(engine)
         try:
-            table.create(engine, checkfirst=True)
+            with engine.begin() as conn:
+                # Built once connected: some dialects learn their identifier limit then.
+                kv_table(engine, table_name, key_length).create(conn, checkfirst=True)
         except sa_exc.DatabaseError:
             # Another process may have created it between the check and the CREATE.
             if not inspect(engine).has_table(table_name):

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DUCKDB",
+    "FIREBIRD",
     "GENERIC",
     "MYSQL",
     "POSTGRESQL",
@@ -83,6 +85,13 @@ class DialectProfile:
         against ``key_length`` when an existing table is opened).
     :param wal: A file database is switched to write-ahead logging.
     :param setup: Called with each new DB-API connection (not for in-memory databases).
+    :param tuned: kv-sql has hand-written SQL for this database (``_sql``); without it, or
+        with a driver that SQL cannot serve, the store runs on the generic path
+        (``_generic``: SQLAlchemy Core).
+    :param processes: Several processes may open the database at once (DuckDB locks its
+        file to one process).
+    :param sequence: The autoincrementing ``sequence_number`` needs an explicit
+        ``SEQUENCE`` (DuckDB has no ``SERIAL`` or identity columns).
     """
 
     family: str
@@ -100,6 +109,9 @@ class DialectProfile:
     width_enforced: bool = True
     wal: bool = False
     setup: Callable[[Any], None] | None = None
+    tuned: bool = False
+    processes: bool = True
+    sequence: bool = False
 
     @property
     def locking(self) -> bool:
@@ -118,6 +130,7 @@ SQLITE = DialectProfile(
     width_enforced=False,
     wal=True,
     setup=sqlite_setup,
+    tuned=True,
 )
 
 MYSQL = DialectProfile(
@@ -129,6 +142,7 @@ MYSQL = DialectProfile(
     packet_limit_sql="SELECT @@max_allowed_packet",
     per_table_index_names=True,
     setup=mysql_setup,
+    tuned=True,
 )
 
 POSTGRESQL = DialectProfile(
@@ -138,13 +152,37 @@ POSTGRESQL = DialectProfile(
     ordered_keys=True,
     key_locks=True,
     returning=True,
+    tuned=True,
+)
+
+#: DuckDB (``duckdb-engine``), on the generic path: one process at a time per file.
+DUCKDB = DialectProfile(
+    family="duckdb",
+    dialects=frozenset({"duckdb"}),
+    nul_invalid=True,
+    width_enforced=False,
+    processes=False,
+    sequence=True,
+)
+
+#: Firebird (``sqlalchemy-firebird``), on the generic path. Its text comparisons ignore
+#: trailing spaces, so labels are ``OCTETS`` (UTF-8 bytes), which compare exactly except
+#: that trailing NULs pad: keys holding NUL are refused.
+FIREBIRD = DialectProfile(
+    family="firebird",
+    # sqlalchemy-firebird 2 names its dialects after their drivers.
+    dialects=frozenset({"firebird", "firebird.firebird", "firebird.fdb"}),
+    binary_keys=True,
+    nul_invalid=True,
 )
 
 #: What an unknown database gets: nothing assumed that kv-sql cannot check.
 GENERIC = DialectProfile(family="generic", dialects=frozenset())
 
 _PROFILES: dict[str, DialectProfile] = {
-    name: profile for profile in (SQLITE, MYSQL, POSTGRESQL) for name in profile.dialects
+    name: profile
+    for profile in (SQLITE, MYSQL, POSTGRESQL, DUCKDB, FIREBIRD)
+    for name in profile.dialects
 }
 
 

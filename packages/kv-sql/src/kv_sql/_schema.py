@@ -13,12 +13,14 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Sequence,
     String,
     Table,
 )
 from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.types import VARBINARY
 
-from ._profiles import profile_for
+from ._profiles import FIREBIRD, profile_for
 
 __all__ = ["TABLE_NAME_PATTERN", "build_table", "index_names", "validate_table_name"]
 
@@ -38,26 +40,37 @@ def validate_table_name(name: object) -> str:
     return name
 
 
-def _prefixed(table_name: str, suffix: str) -> str:
+def _prefixed(table_name: str, suffix: str, longest: int = _MAX_IDENTIFIER) -> str:
     name = f"{table_name}_{suffix}"
-    if len(name) <= _MAX_IDENTIFIER:
+    if len(name) <= longest:
         return name
     # PostgreSQL silently truncates long identifiers, which could make two tables collide.
     digest = hashlib.sha256(table_name.encode()).hexdigest()[:10]
-    keep = _MAX_IDENTIFIER - len(suffix) - len(digest) - 2
+    keep = max(longest - len(suffix) - len(digest) - 2, 1)
     return f"{table_name[:keep]}_{digest}_{suffix}"
 
 
-def index_names(table_name: str, dialect_name: str) -> tuple[str, str]:
-    """The names of the unique (label, sequence_number) index and the is_deleted index."""
+def index_names(
+    table_name: str, dialect_name: str, longest: int = _MAX_IDENTIFIER
+) -> tuple[str, str]:
+    """The names of the unique (label, sequence_number) index and the is_deleted index.
+
+    *longest* is the dialect's longest identifier (31 on Firebird 3).
+    """
     # Index names are per table on MySQL/MariaDB, but per schema on PostgreSQL and per
     # database on SQLite: there, two tables cannot both have an index called label_seq_uq.
     if profile_for(dialect_name).per_table_index_names:
         return "label_seq_uq", "is_deleted_idx"
-    return _prefixed(table_name, "label_seq_uq"), _prefixed(table_name, "is_deleted_idx")
+    longest = min(longest, _MAX_IDENTIFIER)
+    return (
+        _prefixed(table_name, "label_seq_uq", longest),
+        _prefixed(table_name, "is_deleted_idx", longest),
+    )
 
 
-def build_table(table_name: str, key_length: int, dialect_name: str) -> Table:
+def build_table(
+    table_name: str, key_length: int, dialect_name: str, *, longest: int = _MAX_IDENTIFIER
+) -> Table:
     """The seed's table, with column types that keep keys exact and values whole.
 
     * ``label``: ``VARCHAR(key_length)``; on MySQL/MariaDB ``VARBINARY(4 * key_length)``
@@ -69,10 +82,16 @@ def build_table(table_name: str, key_length: int, dialect_name: str) -> Table:
     * ``item``: ``LONGBLOB`` on MySQL/MariaDB (``BLOB`` stops at 64 KB), ``BYTEA`` on
       PostgreSQL, ``BLOB`` elsewhere. ``NULL`` in tombstones.
     * ``created``: UTC time of the write, with microseconds (``DATETIME(6)`` on MySQL).
+
+    On Firebird ``label`` is ``VARCHAR(4 * key_length) CHARACTER SET OCTETS`` (its text
+    comparisons ignore trailing spaces); on DuckDB ``sequence_number`` takes its values from
+    a ``SEQUENCE`` named after the table. *longest* bounds the names made from the table's
+    (the dialect's ``max_identifier_length``).
     """
     label_type = (
         String(key_length)
         .with_variant(mysql.VARBINARY(4 * key_length), "mysql", "mariadb")
+        .with_variant(VARBINARY(4 * key_length), *FIREBIRD.dialects)
         .with_variant(String(key_length, collation="C"), "postgresql")
     )
     sequence_type = BigInteger().with_variant(Integer(), "sqlite")
@@ -86,12 +105,19 @@ def build_table(table_name: str, key_length: int, dialect_name: str) -> Table:
         .with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
         .with_variant(postgresql.TIMESTAMP(precision=6), "postgresql")
     )
-    unique_name, deleted_name = index_names(table_name, dialect_name)
+    unique_name, deleted_name = index_names(table_name, dialect_name, longest)
+    numbering = (
+        [Sequence(_prefixed(table_name, "seq", longest))]
+        if profile_for(dialect_name).sequence
+        else []
+    )
     table = Table(
         table_name,
         MetaData(),
         Column("label", label_type, nullable=False),
-        Column("sequence_number", sequence_type, primary_key=True, autoincrement=True),
+        Column(
+            "sequence_number", sequence_type, *numbering, primary_key=True, autoincrement=True
+        ),
         Column("item", item_type, nullable=True),
         Column("is_deleted", Integer(), nullable=False, default=0, server_default="0"),
         Column("created", created_type, nullable=True),

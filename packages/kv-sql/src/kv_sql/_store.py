@@ -18,15 +18,18 @@ from kv_core.capabilities import LONE_SURROGATES
 from kv_core.codec import Deserializer, Serializer
 
 from ._connections import ConnectionLeases, leases_for
+from ._core_statements import CoreStatements
 from ._engine import (
     create_table,
     create_table_ddl,
     is_memory_sqlite,
+    kv_table,
     label_capacity,
     make_engine,
     require_table,
     sqlite_read_only,
 )
+from ._generic import CoreConnections, CorePath, uses_generic_path
 from ._profiles import SQLITE, profile_for
 from ._reads import Reads
 from ._schema import validate_table_name
@@ -34,6 +37,13 @@ from ._views import SnapshotView, Version, View, utc_naive
 from ._writes import Writes
 
 __all__ = ["GenericSqlDict", "Version"]
+
+# Why a profile with nul_invalid refuses NUL in keys, for the message.
+_NO_NUL = {
+    "postgresql": "PostgreSQL text cannot hold NUL",
+    "duckdb": "DuckDB text cannot hold NUL",
+    "firebird": "Firebird pads OCTETS labels with NUL, so a key cannot hold one",
+}
 
 
 class GenericSqlDict(Reads, Writes):
@@ -60,6 +70,10 @@ class GenericSqlDict(Reads, Writes):
 
     #: The dialects a subclass insists on (``None``: any, through its profile).
     _dialects: frozenset[str] | None = None
+    #: Run on the generic path (SQLAlchemy Core) even where a tuned one exists: for
+    #: comparing the two (tools/bench, the tests).
+    _generic_path: bool = False
+    _connections: ConnectionLeases | CoreConnections
 
     def __init__(
         self,
@@ -101,7 +115,7 @@ class GenericSqlDict(Reads, Writes):
         key_length: int,
         prune: bool,
         moment: datetime | None,
-        leases: ConnectionLeases | None,
+        leases: ConnectionLeases | CoreConnections | None,
     ) -> None:
         """Set the store up on *engine*; with *leases*, as a view sharing another store's."""
         self._engine, self._owns_engine = engine, owns_engine
@@ -113,6 +127,8 @@ class GenericSqlDict(Reads, Writes):
             msg = f"{type(self).__name__} needs one of {sorted(self._dialects)}, not {name!r}"
             raise ValueError(msg)
         self._profile = profile = profile_for(name)
+        generic = self._generic_path or uses_generic_path(dialect, profile)
+        self._generic = generic
         self._memory = profile is SQLITE and is_memory_sqlite(engine.url)
         if self._memory and not isinstance(engine.pool, StaticPool):
             self._dispose()
@@ -123,11 +139,13 @@ class GenericSqlDict(Reads, Writes):
             raise ValueError(msg)
         self._lock_salt = f"kv-sql\0{table_name}\0".encode()
         self._view = view = (
-            View(dialect, profile, table_name)
+            View(dialect, profile, table_name, text=not generic)
             if moment is None
-            else SnapshotView(dialect, profile, table_name, moment)
+            else SnapshotView(dialect, profile, table_name, moment, text=not generic)
         )
-        self._st, self._at = view.statements, view.at
+        if view.statements is not None:
+            self._st = view.statements
+        self._at = view.at
         read_only_db = sqlite_read_only(engine.url)
         self._writable = view.writable and not read_only_db
         self._packet_limit = None
@@ -140,14 +158,30 @@ class GenericSqlDict(Reads, Writes):
                     create_table(engine, table_name, key_length, wal=profile.wal)
                     self._check_capacity()
                 setup = None if self._memory else profile.setup
-                leases = leases_for(engine, shared=self._memory, setup=setup)
-            self._leases = leases
-            if self._memory and self._owns_leases:
+                if generic:
+                    if self._memory:
+                        create_table(engine, table_name, key_length, wal=False)
+                    leases = CoreConnections(engine, shared=self._memory, setup=setup)
+                else:
+                    leases = leases_for(engine, shared=self._memory, setup=setup)
+            self._connections = leases
+            if isinstance(leases, ConnectionLeases):
+                self._leases = leases
+            if generic:
+                assert isinstance(leases, CoreConnections)
+                statements = CoreStatements(
+                    kv_table(engine, table_name, key_length),
+                    profile,
+                    snapshot=moment is not None,
+                    returning=bool(dialect.insert_returning),
+                )
+                CorePath(self, leases, statements).bind()
+            elif self._memory and self._owns_leases:
                 # Through the one shared connection, under its lock: another store on this
                 # engine may be in the middle of a transaction on it.
                 ddl = create_table_ddl(engine, table_name, key_length)
                 self._transact(lambda cur: [cur.execute(sql) for sql in ddl], begin=False)
-            if profile.packet_limit_sql is not None:
+            if profile.packet_limit_sql is not None and not generic:
                 self._packet_limit = int(self._query_one(profile.packet_limit_sql, ()))
         except BaseException:
             if self._owns_leases and leases is not None:
@@ -190,7 +224,7 @@ class GenericSqlDict(Reads, Writes):
             self._key_length,
             self._prune,
             utc_naive(at),
-            self._leases,
+            self._connections,
         )
         return view
 
@@ -204,7 +238,7 @@ class GenericSqlDict(Reads, Writes):
             invalid.append("a\x00b")
         return Capabilities(
             persistent=not self._memory,
-            processes=not self._memory,
+            processes=not self._memory and self._profile.processes,
             ttl=False,
             history=True,
             max_key_length=self._key_length,
@@ -257,7 +291,7 @@ class GenericSqlDict(Reads, Writes):
     def _validate_text(self, text: str, what: str) -> None:
         if text.isascii():
             if self._profile.nul_invalid and "\x00" in text:
-                msg = f"PostgreSQL text cannot hold NUL: invalid {what} {text!r}"
+                msg = f"{_NO_NUL.get(self._profile.family, 'NUL is refused')}: invalid {what} {text!r}"
                 raise InvalidKeyError(msg)
             return
         try:
@@ -266,14 +300,14 @@ class GenericSqlDict(Reads, Writes):
             msg = f"{what} {text!r} is not valid Unicode (lone surrogate)"
             raise InvalidKeyError(msg) from None
         if self._profile.nul_invalid and "\x00" in text:
-            msg = f"PostgreSQL text cannot hold NUL: invalid {what} {text!r}"
+            msg = f"{_NO_NUL.get(self._profile.family, 'NUL is refused')}: invalid {what} {text!r}"
             raise InvalidKeyError(msg)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def _close(self) -> None:
         if self._owns_leases:
-            self._leases.done()
+            self._connections.done()
         self._dispose()
 
     def _describe(self) -> str:

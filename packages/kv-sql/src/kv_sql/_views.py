@@ -48,6 +48,7 @@ class View:
     :param dialect: The engine's dialect (paramstyle, quoting).
     :param profile: The database's profile.
     :param table_name: The validated table name.
+    :param text: Build the tuned path's SQL text (not on the generic path).
     """
 
     #: Whether the store may write through this view.
@@ -55,10 +56,15 @@ class View:
     #: The naive UTC moment shown, ``None`` for the present.
     moment: datetime | None = None
 
-    def __init__(self, dialect: Dialect, profile: DialectProfile, table_name: str) -> None:
+    def __init__(
+        self, dialect: Dialect, profile: DialectProfile, table_name: str, *, text: bool = True
+    ) -> None:
         self._text_time = profile.text_time
-        self.statements = Statements.build(
-            dialect, profile, table_name, snapshot=self.moment is not None
+        #: The tuned path's SQL text; ``None`` on the generic path (``text=False``).
+        self.statements: Statements | None = (
+            Statements.build(dialect, profile, table_name, snapshot=self.moment is not None)
+            if text
+            else None
         )
         #: Parameters appended to every reading statement.
         self.at: tuple[Any, ...] = ()
@@ -101,10 +107,16 @@ class SnapshotView(View):
     writable = False
 
     def __init__(
-        self, dialect: Dialect, profile: DialectProfile, table_name: str, moment: datetime
+        self,
+        dialect: Dialect,
+        profile: DialectProfile,
+        table_name: str,
+        moment: datetime,
+        *,
+        text: bool = True,
     ) -> None:
         self.moment = moment
-        super().__init__(dialect, profile, table_name)
+        super().__init__(dialect, profile, table_name, text=text)
         self.at = (self.db_time(moment),)
 
     def describe(self) -> list[str]:
