@@ -5,8 +5,8 @@ service and the environment variable that points at it. In CI (``CI=true``) it f
 instead: a service CI provides must never be skipped silently.
 
 The services the repository tests against are declared once here (:data:`REDIS`,
-:data:`MYSQL`, :data:`POSTGRES`): their names, the ``KV_TEST_*`` variables and the local
-defaults.
+:data:`MYSQL`, :data:`POSTGRES`, :data:`FIREBIRD`): their names, the ``KV_TEST_*`` variables
+and the local defaults.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 __all__ = [
+    "FIREBIRD",
     "MYSQL",
     "POSTGRES",
     "REDIS",
@@ -91,16 +92,18 @@ class Service:
 
     @property
     def url(self) -> str:
-        """The URL to test against: *env_var*'s value, or *default*."""
+        """The URL to test against: *env_var*'s value, or *default* (``""``: none)."""
         return os.environ.get(self.env_var) or self.default
 
     def available(self) -> bool:
         """Whether something listens at :attr:`url`."""
-        return port_open(self.url)
+        return bool(self.url) and port_open(self.url)
 
     def require(self) -> str:
         """:attr:`url`, after skipping (locally) or failing (in CI) when nothing listens there."""
         url = self.url
+        if not url:
+            service_missing(self.name, self.env_var, f"{self.env_var} is not set")
         if not port_open(url):
             service_missing(self.name, self.env_var, f"nothing answers at {url}")
         return url
@@ -111,3 +114,6 @@ MYSQL = Service("MariaDB/MySQL", "KV_TEST_MYSQL_URL", "mysql+pymysql://root@127.
 POSTGRES = Service(
     "PostgreSQL", "KV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# Debian's firebird3.0-server makes a random SYSDBA password at install, so there is no
+# default URL: .ci/run starts the server, creates the database and exports the variable.
+FIREBIRD = Service("Firebird", "KV_TEST_FIREBIRD_URL", "")

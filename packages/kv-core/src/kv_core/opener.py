@@ -34,6 +34,8 @@ _PROVIDERS = {
     "postgresql": "kv-sql[postgres]",
     "postgresql+psycopg": "kv-sql[postgres]",
     "postgres": "kv-sql[postgres]",
+    "duckdb": "kv-sql[duckdb]",
+    "firebird": "kv-sql[firebird]",
     "http": "kv-flask",
     "https": "kv-flask",
 }

@@ -1,11 +1,15 @@
-"""MySqlDict and PostgresSqlDict: GenericSqlDict that insists on its database."""
+"""MySqlDict and PostgresSqlDict: GenericSqlDict that insists on its database.
+
+Also :class:`CorePathSqlDict`, private: GenericSqlDict held to the generic path, for
+comparing the two paths on one database (tools/bench, the tests).
+"""
 
 from __future__ import annotations
 
 from ._profiles import MYSQL, POSTGRESQL
 from ._store import GenericSqlDict
 
-__all__ = ["MySqlDict", "PostgresSqlDict"]
+__all__ = ["CorePathSqlDict", "MySqlDict", "PostgresSqlDict"]
 
 
 class MySqlDict(GenericSqlDict):
@@ -28,3 +32,13 @@ class PostgresSqlDict(GenericSqlDict):
     """
 
     _dialects = POSTGRESQL.dialects
+
+
+class CorePathSqlDict(GenericSqlDict):
+    """:class:`GenericSqlDict` on the generic path (SQLAlchemy Core) on every database.
+
+    Not exported: the tuned path is the one to use where it exists. Defined in a module
+    (not in a test) so that spawned processes can open it again.
+    """
+
+    _generic_path = True

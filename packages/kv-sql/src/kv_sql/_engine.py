@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import random
 import time
 from typing import Any
 from urllib.parse import quote
@@ -48,12 +49,16 @@ _EXTRAS = {
     "mysql": "'kv-sql[mysql]'",
     "mariadb": "'kv-sql[mysql]'",
     "postgresql": "'kv-sql[postgres]'",
+    "duckdb": "'kv-sql[duckdb]'",
+    "firebird": "'kv-sql[firebird]'",
 }
 _OUR_DRIVERS = {"pymysql": "mysql", "psycopg": "postgresql"}
 _DRIVER_PACKAGES = {
     "psycopg2": "psycopg2-binary",
     "pg8000": "pg8000",
     "mysqldb": "mysqlclient",
+    "firebird": "firebird-driver",
+    "fdb": "fdb",
     "mysqlconnector": "mysql-connector-python",
     "mariadbconnector": "mariadb",
 }
@@ -258,14 +263,20 @@ def create_table(engine: Engine, table_name: str, key_length: int, *, wal: bool)
     try:
         if wal:
             _set_wal(engine)
-        try:
-            with engine.begin() as conn:
-                # Built once connected: some dialects learn their identifier limit then.
-                kv_table(engine, table_name, key_length).create(conn, checkfirst=True)
-        except sa_exc.DatabaseError:
-            # Another process may have created it between the check and the CREATE.
-            if not inspect(engine).has_table(table_name):
-                raise
+        for attempt in range(20):
+            try:
+                with engine.begin() as conn:
+                    # Built once connected: some dialects learn their identifier limit then.
+                    kv_table(engine, table_name, key_length).create(conn, checkfirst=True)
+                break
+            except sa_exc.DatabaseError as exc:
+                # Another process may have created it between the check and the CREATE.
+                if inspect(engine).has_table(table_name):
+                    break
+                # Firebird: two transactions changing the catalog at once conflict.
+                if attempt == 19 or not is_retryable(engine.dialect.name, driver_error(exc)):
+                    raise
+                time.sleep(0.05 * random.random())
     except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.ProgrammingError) as exc:
         cause = driver_error(exc)
         error = connection_failure(engine, cause, f"open table {table_name!r}")

@@ -40,6 +40,8 @@ _POSTGRES_RETRY_STATES = frozenset({"40001", "40P01", "55P03"})
 _MYSQL_DEADLOCK_CODES = frozenset({1213, 1467})
 _POSTGRES_DEADLOCK_STATES = frozenset({"40001", "40P01"})
 _SQLITE_BUSY_CODES = frozenset({5, 6})
+_FIREBIRD_DEADLOCK = 335544336  # isc_deadlock
+_FIREBIRD_DEADLOCK_SQLCODE = -913
 
 # No room to grow: ER_DISK_FULL, ER_RECORD_FILE_FULL ("The table is full": InnoDB's answer
 # when its tablespace cannot be extended), ER_OUT_OF_RESOURCES for temporary files.
@@ -94,7 +96,26 @@ def is_retryable(dialect_name: str, error: BaseException) -> bool:
         return getattr(error, "sqlstate", None) in _POSTGRES_RETRY_STATES
     if family == "sqlite":
         return _sqlite_code(error) in _SQLITE_BUSY_CODES
+    if family == "duckdb":
+        return _duckdb_conflict(error)
+    if family == "firebird":
+        return _firebird_conflict(error)
     return False
+
+
+def _firebird_conflict(error: BaseException) -> bool:
+    # isc_deadlock ("update conflicts with concurrent update", SQLCODE -913): two
+    # transactions wrote (or deleted) the same row; rerun, the other has committed.
+    codes = getattr(error, "gds_codes", ()) or ()
+    return getattr(error, "sqlcode", None) == _FIREBIRD_DEADLOCK_SQLCODE or (
+        _FIREBIRD_DEADLOCK in codes
+    )
+
+
+def _duckdb_conflict(error: BaseException) -> bool:
+    # DuckDB's optimistic concurrency: a transaction that wrote a row another one changed
+    # since it began fails at that write or at commit; rerun, it sees the other's write.
+    return type(error).__name__ == "TransactionException" and "onflict" in str(error)
 
 
 def is_deadlock(dialect_name: str, error: BaseException) -> bool:
@@ -104,6 +125,10 @@ def is_deadlock(dialect_name: str, error: BaseException) -> bool:
         return _mysql_code(error) in _MYSQL_DEADLOCK_CODES
     if family == "postgresql":
         return getattr(error, "sqlstate", None) in _POSTGRES_DEADLOCK_STATES
+    if family == "duckdb":
+        return _duckdb_conflict(error)
+    if family == "firebird":
+        return _firebird_conflict(error)
     return False
 
 

@@ -251,7 +251,6 @@ class CorePath:
         self._profile: DialectProfile = store._profile
         self._family = self._profile.family
         self._binary = self._profile.binary_keys
-        self._dbapi = store._engine.dialect.loaded_dbapi
         moment = store._view.moment
         self._at: dict[str, Any] = {} if moment is None else {"at": moment}
         self._writable: bool = store._writable
@@ -338,9 +337,10 @@ class CorePath:
         if is_read_only(family, cause):
             msg = f"the database refuses writes (read-only): {cause}"
             raise ReadOnlyError(msg) from cause
-        dbapi = self._dbapi
+        # SQLAlchemy's wrappers, chosen by the driver's exception names: a driver module
+        # may lack some of the DB-API's classes (duckdb-engine's has no OperationalError).
         lost = exc.connection_invalidated
-        if lost or isinstance(cause, dbapi.OperationalError | dbapi.InterfaceError | OSError):
+        if lost or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
             connections.drop(held)
             if lost:
                 connections.server_gone()
@@ -348,10 +348,10 @@ class CorePath:
                     return "lost"
             msg = f"database unavailable: {cause}"
             raise StoreUnavailable(msg) from cause
-        if isinstance(cause, dbapi.DataError):
+        if isinstance(exc, sa_exc.DataError):
             msg = f"the database refused the key: {cause}"
             raise InvalidKeyError(msg) from cause
-        if isinstance(cause, dbapi.IntegrityError):
+        if isinstance(exc, sa_exc.IntegrityError):
             msg = f"the database refused the write: {cause}"
             raise ConflictError(msg) from cause
         raise exc

@@ -41,7 +41,6 @@ __all__ = ["GenericSqlDict", "Version"]
 # Why a profile with nul_invalid refuses NUL in keys, for the message.
 _NO_NUL = {
     "postgresql": "PostgreSQL text cannot hold NUL",
-    "duckdb": "DuckDB text cannot hold NUL",
     "firebird": "Firebird pads OCTETS labels with NUL, so a key cannot hold one",
 }
 

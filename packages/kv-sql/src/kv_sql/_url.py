@@ -2,7 +2,8 @@
 
 Any SQLAlchemy ``dialect+driver`` form of SQLite, MySQL/MariaDB and PostgreSQL opens with
 the driver it names (``postgresql+psycopg2://``, ``sqlite+pysqlite://``), or fails saying
-what to install; ``postgres://`` (Heroku's spelling) is ``postgresql://``.
+what to install; ``postgres://`` (Heroku's spelling) is ``postgresql://``. ``duckdb://``
+and ``firebird://`` (``firebird+firebird://``) open on the generic path.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ _DRIVER_OPTIONS = {
     ),
 }
 _DRIVER_OPTIONS["mariadb"] = _DRIVER_OPTIONS["mysql"]
+# firebird-driver's connection options (sqlalchemy-firebird passes the query on).
+_DRIVER_OPTIONS["firebird"] = ("charset", "role", "timeout", "no_gc", "no_db_triggers")
+# duckdb-engine: the database's settings (duckdb.connect(config=...)).
+_DRIVER_OPTIONS["duckdb"] = ("access_mode", "threads", "memory_limit")
 
 
 def _store_class(scheme: str) -> type[GenericSqlDict]:

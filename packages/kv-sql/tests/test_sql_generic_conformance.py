@@ -1,0 +1,113 @@
+"""The conformance suite through the generic path (SQLAlchemy Core) and other drivers.
+
+DuckDB and Firebird have no tuned profile; pg8000 is served by the generic path; psycopg2
+and mysqlclient by the tuned one. SQLite and PostgreSQL also run forced onto the generic
+path, so both paths are held to one contract on the same databases.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kv_core import Capabilities
+from kv_core.capabilities import LONE_SURROGATES
+
+from .conftest import Backend
+from .test_sql_conformance import _SqlSuite
+
+
+def _capabilities(
+    *, processes: bool = True, invalid: tuple[str, ...] = (), refused: str = ""
+) -> Capabilities:
+    return Capabilities(
+        persistent=True,
+        processes=processes,
+        ttl=False,
+        history=True,
+        max_key_length=255,
+        max_value_size=None,
+        empty_key=True,
+        hierarchical_keys=False,
+        invalid_keys=("k" * 256, "\ud800", *invalid),
+        refused_characters=frozenset(refused) | LONE_SURROGATES,
+    )
+
+
+_NO_NUL = _capabilities(invalid=("a\x00b",), refused="\x00")
+
+
+class TestDuckDB(_SqlSuite):
+    backend_name = "duckdb"
+    # DuckDB locks its file to the process that opened it.
+    capabilities = _capabilities(processes=False)
+
+
+class TestDuckDBPrune(TestDuckDB):
+    prune = True
+
+
+class TestFirebird(_SqlSuite):
+    backend_name = "firebird"
+    capabilities = _NO_NUL
+
+
+class TestFirebirdPrune(TestFirebird):
+    prune = True
+
+
+class TestPg8000(_SqlSuite):
+    backend_name = "pg8000"
+    capabilities = _NO_NUL
+
+
+class TestPsycopg2(_SqlSuite):
+    backend_name = "psycopg2"
+    capabilities = _NO_NUL
+
+
+class TestMysqlclient(_SqlSuite):
+    backend_name = "mysqlclient"
+    capabilities = _capabilities()
+
+
+class TestSqliteGeneric(_SqlSuite):
+    backend_name = "sqlite_generic"
+    capabilities = _capabilities()
+
+
+class TestSqliteGenericPrune(TestSqliteGeneric):
+    prune = True
+
+
+class TestPostgresGeneric(_SqlSuite):
+    backend_name = "postgres_generic"
+    capabilities = _NO_NUL
+
+
+class TestPostgresGenericPrune(TestPostgresGeneric):
+    prune = True
+
+
+@pytest.mark.parametrize(
+    ("name", "generic"),
+    [
+        ("duckdb", True),
+        ("firebird", True),
+        ("pg8000", True),
+        ("psycopg2", False),
+        ("mysqlclient", False),
+        ("sqlite_generic", True),
+        ("postgres_generic", True),
+    ],
+)
+def test_each_driver_takes_its_path(
+    request: pytest.FixtureRequest, name: str, generic: bool
+) -> None:
+    """Drivers the tuned SQL serves take it; the others, and other databases, the generic path."""
+    backend: Backend = request.getfixturevalue(f"{name}_backend")
+    store: Any = backend.store()
+    assert store._generic is generic
+    store["k"] = b"v"
+    assert store["k"] == b"v"
