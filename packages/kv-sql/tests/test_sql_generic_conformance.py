@@ -111,3 +111,27 @@ def test_each_driver_takes_its_path(
     assert store._generic is generic
     store["k"] = b"v"
     assert store["k"] == b"v"
+
+
+def test_the_tuned_sql_refuses_pg8000() -> None:
+    """pg8000 is never given the hand-written SQL, which it would answer wrongly."""
+    from sqlalchemy import create_engine
+
+    from kv_sql._profiles import POSTGRESQL
+    from kv_sql._sql import Statements
+
+    pytest.importorskip("pg8000")
+    engine = create_engine("postgresql+pg8000://u@127.0.0.1:1/db")
+    with pytest.raises(ValueError, match="pg8000"):
+        Statements.build(engine.dialect, POSTGRESQL, "kv", snapshot=False)
+    engine.dispose()
+
+
+def test_pg8000_reads_what_it_wrote(pg8000_backend: Backend) -> None:
+    """A key just written through pg8000 is read back (it raised KeyError before)."""
+    store = pg8000_backend.store()
+    store["100%"] = b"v"
+    store["a"] = "é"
+    assert store["100%"] == b"v"
+    assert store["a"] == "é".encode()
+    assert sorted(store.keys_with_prefix("10")) == ["100%"]

@@ -47,7 +47,7 @@ from ._failures import (
     timed_out,
 )
 from ._profiles import DialectProfile
-from ._sql import prefix_bounds
+from ._sql import UNTUNED_DRIVERS, prefix_bounds
 from ._views import Version, View
 
 __all__ = ["GENERIC_METHODS", "CoreConnections", "CorePath", "uses_generic_path"]
@@ -57,11 +57,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _TUNED_PARAMSTYLES = frozenset({"qmark", "format", "pyformat"})
-# Drivers whose paramstyle the tuned path speaks, but which it cannot serve correctly:
-# pg8000 takes "%%" literally and compares a text column with a bytes parameter as never
-# equal (no error), so hand-written SQL gives wrong answers there. SQLAlchemy's pg8000
-# dialect renders the casts it needs.
-_UNTUNED_DRIVERS = frozenset({"pg8000"})
 _ATTEMPTS = 8
 _DEADLOCK_ATTEMPTS = 32
 _LONGEST_PAUSE = 6
@@ -94,7 +89,7 @@ def uses_generic_path(dialect: Dialect, profile: DialectProfile) -> bool:
     """
     if not profile.tuned:
         return True
-    return dialect.paramstyle not in _TUNED_PARAMSTYLES or dialect.driver in _UNTUNED_DRIVERS
+    return dialect.paramstyle not in _TUNED_PARAMSTYLES or dialect.driver in UNTUNED_DRIVERS
 
 
 def _now() -> datetime:
@@ -407,7 +402,16 @@ class CorePath:
         """Delete the rows of *label* older than its newest (just written) one."""
         newest = conn.execute(self._st.latest, {"label": label}).first()
         if newest is not None:
-            conn.execute(self._st.prune, {"label": label, "seq": newest[0]})
+            self._prune_rows(conn, self._st.prune, {"label": label, "seq": newest[0]})
+
+    def _prune_rows(self, conn: Connection, statement: Any, params: dict[str, Any]) -> None:
+        """Run a prune; where a failed statement leaves the transaction usable, one that
+        conflicts with a concurrent writer's prune is skipped (the next write prunes)."""
+        try:
+            conn.execute(statement, params)
+        except sa_exc.DBAPIError as exc:
+            if not (self._profile.statement_atomic and is_deadlock(self._family, exc.orig)):
+                raise
 
     @staticmethod
     def _bytes(item: Any) -> bytes:
@@ -506,7 +510,7 @@ class CorePath:
 
         def write(conn: Connection) -> None:
             seq = self._insert_seq(conn, params)
-            conn.execute(st.prune, {"label": params["label"], "seq": seq})
+            self._prune_rows(conn, st.prune, {"label": params["label"], "seq": seq})
 
         self._run(write, write=True)
 
@@ -525,7 +529,7 @@ class CorePath:
                 for start in range(0, len(labels), _BATCH):
                     chunk = labels[start : start + _BATCH]
                     # Rows older than this batch's first: never one of this batch's rows.
-                    conn.execute(st.prune_many, {"labels": chunk, "seq": first})
+                    self._prune_rows(conn, st.prune_many, {"labels": chunk, "seq": first})
 
         self._run(write, write=True)
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Dialect
 
 from ._profiles import DialectProfile
 
-__all__ = ["Statements", "prefix_bounds"]
+__all__ = ["UNTUNED_DRIVERS", "Statements", "prefix_bounds"]
 
 _MAX_CODE_POINT = 0x10FFFF
 _SURROGATES = range(0xD800, 0xE000)
@@ -38,6 +38,13 @@ def prefix_bounds(prefix: str) -> tuple[str, str | None]:
             return prefix, "".join(chars)
         chars.pop()
     return prefix, None
+
+
+#: Drivers whose paramstyle the hand-written SQL speaks, but which it cannot serve
+#: correctly: pg8000 takes ``%%`` literally and compares a text column with a bytes
+#: parameter as never equal (no error), so the answers would be wrong. The generic path
+#: (SQLAlchemy's pg8000 dialect renders the casts it needs) serves them instead.
+UNTUNED_DRIVERS = frozenset({"pg8000"})
 
 
 def _placeholder(paramstyle: str) -> str:
@@ -84,7 +91,14 @@ class Statements:
     def build(
         cls, dialect: Dialect, profile: DialectProfile, table_name: str, *, snapshot: bool
     ) -> Statements:
-        """The statements for *table_name* on *dialect*, as *profile* says it speaks."""
+        """The statements for *table_name* on *dialect*, as *profile* says it speaks.
+
+        :raises ValueError: the driver's paramstyle is not one this SQL is written in, or
+            the driver is one it cannot serve (:data:`UNTUNED_DRIVERS`).
+        """
+        if dialect.driver in UNTUNED_DRIVERS:
+            msg = f"kv-sql's hand-written SQL cannot serve the {dialect.driver} driver"
+            raise ValueError(msg)
         p = _placeholder(dialect.paramstyle)
         t = dialect.identifier_preparer.quote(table_name)
         at = f" AND created <= {p}" if snapshot else ""
