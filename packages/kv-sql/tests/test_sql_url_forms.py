@@ -247,3 +247,64 @@ def test_purge_checks_every_key_first(sqlite_backend: Backend) -> None:
     with pytest.raises(ValueError, match=r"longer|length"):
         store.purge(["a", "much-too-long"])
     assert store["a"] == b"1"
+
+
+@pytest.mark.parametrize(
+    ("name", "scheme", "cls", "generic"),
+    [
+        ("postgres", "postgresql+psycopg2", PostgresSqlDict, False),
+        ("postgres", "postgresql+pg8000", PostgresSqlDict, True),
+        ("mariadb", "mysql+mysqldb", MySqlDict, False),
+    ],
+)
+def test_other_drivers_open_by_url(
+    server_backend_factory: Callable[[str], Backend],
+    name: str,
+    scheme: str,
+    cls: type,
+    generic: bool,
+) -> None:
+    """psycopg2, pg8000 and mysqlclient URLs open, each on the path that serves it."""
+    module = {"postgresql+psycopg2": "psycopg2", "postgresql+pg8000": "pg8000"}.get(
+        scheme, "MySQLdb"
+    )
+    pytest.importorskip(module)
+    backend = server_backend_factory(name)
+    url = _with_table(_with_scheme(backend.url, scheme), backend.new_table())
+    with open_store(url) as store:
+        assert type(store) is cls
+        assert store._generic is generic
+        store["k"] = b"v"
+        assert store["k"] == b"v"
+
+
+def test_duckdb_url(tmp_path: Path) -> None:
+    """duckdb:///path opens a GenericSqlDict on the generic path, with its options."""
+    pytest.importorskip("duckdb_engine")
+    with open_store(f"duckdb:///{tmp_path / 'kv.duckdb'}?table=things&prune=1") as store:
+        assert type(store) is GenericSqlDict
+        assert store._generic and store.table_name == "things" and store.prune_on_write
+        assert store.capabilities.processes is False
+        store["k"] = b"v"
+    with open_store(f"duckdb:///{tmp_path / 'kv.duckdb'}?table=things") as store:
+        assert store["k"] == b"v"
+
+
+def test_firebird_url() -> None:
+    """firebird:// and firebird+firebird:// open a GenericSqlDict on the generic path."""
+    pytest.importorskip("sqlalchemy_firebird")
+    from kv_dev.services import FIREBIRD
+
+    url = FIREBIRD.require()
+    for scheme in ("firebird+firebird", "firebird"):
+        table = unique_name("kvsql")
+        try:
+            with open_store(_with_table(_with_scheme(url, scheme), table)) as store:
+                assert type(store) is GenericSqlDict
+                assert store._generic
+                store["k"] = b"v"
+                assert store["k"] == b"v"
+        finally:
+            from .conftest import drop_table
+
+            drop_table(url, table)
