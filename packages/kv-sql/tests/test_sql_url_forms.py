@@ -283,7 +283,9 @@ def test_duckdb_url(tmp_path: Path) -> None:
     pytest.importorskip("duckdb_engine")
     with open_store(f"duckdb:///{tmp_path / 'kv.duckdb'}?table=things&prune=1") as store:
         assert type(store) is GenericSqlDict
-        assert store._generic and store.table_name == "things" and store.prune_on_write
+        assert store._generic
+        assert store.table_name == "things"
+        assert store.prune_on_write
         assert store.capabilities.processes is False
         store["k"] = b"v"
     with open_store(f"duckdb:///{tmp_path / 'kv.duckdb'}?table=things") as store:

@@ -113,14 +113,20 @@ class CoreStatements:
             tombstone_if.returning(c.sequence_number) if self.returning else tombstone_if
         )
         self.key_lock: Select[Any] | None = (
-            select(func.pg_advisory_xact_lock(bindparam("lock"))) if self.profile.key_locks else None
+            select(func.pg_advisory_xact_lock(bindparam("lock")))
+            if self.profile.key_locks
+            else None
         )
         live = self._newest(())
         self.count = select(func.count()).select_from(live)
         self.clear_tombstones: Insert = insert(t).from_select(
             columns,
-            select(live.c.label, cast(null(), LargeBinary()), literal_column("1", Integer()),
-                   cast(created, DateTime())),
+            select(
+                live.c.label,
+                cast(null(), LargeBinary()),
+                literal_column("1", Integer()),
+                cast(created, DateTime()),
+            ),
         )
         self.clear_all: Delete = delete(t)
         self.history = (
@@ -192,4 +198,3 @@ class CoreStatements:
         )
         self._pages[shape] = statement
         return statement
-

@@ -13,6 +13,7 @@ would do it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -90,6 +91,14 @@ def uses_generic_path(dialect: Dialect, profile: DialectProfile) -> bool:
     if not profile.tuned:
         return True
     return dialect.paramstyle not in _TUNED_PARAMSTYLES or dialect.driver in UNTUNED_DRIVERS
+
+
+def _all(statement: Any, params: dict[str, Any], conn: Connection) -> list[Any]:
+    return list(conn.execute(statement, params).all())
+
+
+def _execute(statement: Any, params: dict[str, Any], conn: Connection) -> None:
+    conn.execute(statement, params)
 
 
 def _now() -> datetime:
@@ -357,7 +366,9 @@ class CorePath:
         return key.encode() if self._binary else key
 
     def _label(self, raw: Any) -> str:
-        return raw.decode() if isinstance(raw, bytes | bytearray | memoryview) else raw
+        if isinstance(raw, memoryview):
+            raw = raw.tobytes()
+        return raw.decode() if isinstance(raw, bytes | bytearray) else raw
 
     def _check_writable(self) -> None:
         if not self._writable:
@@ -410,7 +421,8 @@ class CorePath:
         try:
             conn.execute(statement, params)
         except sa_exc.DBAPIError as exc:
-            if not (self._profile.statement_atomic and is_deadlock(self._family, exc.orig)):
+            conflict = exc.orig is not None and is_deadlock(self._family, exc.orig)
+            if not (self._profile.statement_atomic and conflict):
                 raise
 
     @staticmethod
@@ -439,7 +451,7 @@ class CorePath:
         for start in range(0, len(keys), _BATCH):
             params = {"labels": [self._kp(key) for key in keys[start : start + _BATCH]]}
             params.update(self._at)
-            rows = self._run(lambda conn, p=params: conn.execute(read_many, p).all(), write=False)
+            rows = self._run(functools.partial(_all, read_many, params), write=False)
             for label, item in rows:
                 found[self._label(label)] = self._bytes(item)
         return found
@@ -456,11 +468,13 @@ class CorePath:
         return self._pages(rows, bounds, prefix)
 
     def _page(self, bounds: dict[str, Any], after: Any) -> list[Any]:
-        statement = self._st.page(low="low" in bounds, after=after is not None, high="high" in bounds)
+        statement = self._st.page(
+            low="low" in bounds, after=after is not None, high="high" in bounds
+        )
         params = {**bounds, **self._at}
         if after is not None:
             params["after"] = after
-        return self._run(lambda conn: conn.execute(statement, params).all(), write=False)
+        return self._run(functools.partial(_all, statement, params), write=False)
 
     def _pages(self, rows: list[Any], bounds: dict[str, Any], prefix: str) -> Iterator[str]:
         """The live labels of each page in turn; a prefix without a range filters here."""
@@ -486,7 +500,7 @@ class CorePath:
         checked = self._store._check_key(key)
         params = {"label": self._kp(checked), **self._at}
         history = self._st.history
-        rows = self._run(lambda conn: conn.execute(history, params).all(), write=False)
+        rows = self._run(functools.partial(_all, history, params), write=False)
         decode = self._store._decode
         return [
             Version(
@@ -578,7 +592,7 @@ class CorePath:
         purge_many = self._st.purge_many
         for start in range(0, len(labels), _BATCH):
             params = {"labels": labels[start : start + _BATCH]}
-            self._run(lambda conn, p=params: conn.execute(purge_many, p), write=True)
+            self._run(functools.partial(_execute, purge_many, params), write=True)
 
     def _clear(self) -> None:
         self._check_writable()

@@ -69,7 +69,7 @@ def firebird_setup(connection: Any) -> None:
     conflict on any row another one changed after it began, which concurrent writers of a
     key with ``prune_on_write`` do all the time.
     """
-    from firebird.driver import Isolation, tpb
+    from firebird.driver import Isolation, tpb  # type: ignore[import-untyped]
 
     connection.default_tpb = tpb(Isolation.READ_COMMITTED_RECORD_VERSION)
 

@@ -115,9 +115,7 @@ def build_table(
         table_name,
         MetaData(),
         Column("label", label_type, nullable=False),
-        Column(
-            "sequence_number", sequence_type, *numbering, primary_key=True, autoincrement=True
-        ),
+        Column("sequence_number", sequence_type, *numbering, primary_key=True, autoincrement=True),
         Column("item", item_type, nullable=True),
         Column("is_deleted", Integer(), nullable=False, default=0, server_default="0"),
         Column("created", created_type, nullable=True),

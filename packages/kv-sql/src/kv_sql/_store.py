@@ -287,10 +287,13 @@ class GenericSqlDict(Reads, Writes):
     def _validate_prefix(self, prefix: str) -> None:
         self._validate_text(prefix, "prefix")
 
+    def _no_nul(self) -> str:
+        return _NO_NUL.get(self._profile.family, "NUL is refused")
+
     def _validate_text(self, text: str, what: str) -> None:
         if text.isascii():
             if self._profile.nul_invalid and "\x00" in text:
-                msg = f"{_NO_NUL.get(self._profile.family, 'NUL is refused')}: invalid {what} {text!r}"
+                msg = f"{self._no_nul()}: invalid {what} {text!r}"
                 raise InvalidKeyError(msg)
             return
         try:
@@ -299,7 +302,7 @@ class GenericSqlDict(Reads, Writes):
             msg = f"{what} {text!r} is not valid Unicode (lone surrogate)"
             raise InvalidKeyError(msg) from None
         if self._profile.nul_invalid and "\x00" in text:
-            msg = f"{_NO_NUL.get(self._profile.family, 'NUL is refused')}: invalid {what} {text!r}"
+            msg = f"{self._no_nul()}: invalid {what} {text!r}"
             raise InvalidKeyError(msg)
 
     # -- lifecycle -------------------------------------------------------------------------
