@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    type_coerce,
 )
 from sqlalchemy.sql import ColumnElement, Delete, Insert, Select
 
@@ -95,10 +96,10 @@ class CoreStatements:
         # The tombstone's columns, cast: some databases (Firebird) cannot type a bare
         # parameter or NULL in a select list.
         tomb_columns = (
-            cast(label, c.label.type),
-            cast(null(), LargeBinary()),
+            self._typed(label, c.label.type),
+            self._typed(null(), LargeBinary()),
             literal_column("1", Integer()),
-            cast(created, DateTime()),
+            self._typed(created, DateTime()),
         )
         columns = [c.label, c.item, c.is_deleted, c.created]
         alive = newest.c.is_deleted == 0
@@ -123,9 +124,9 @@ class CoreStatements:
             columns,
             select(
                 live.c.label,
-                cast(null(), LargeBinary()),
+                self._typed(null(), LargeBinary()),
                 literal_column("1", Integer()),
-                cast(created, DateTime()),
+                self._typed(created, DateTime()),
             ),
         )
         self.clear_all: Delete = delete(t)
@@ -139,6 +140,14 @@ class CoreStatements:
         self.read_many = select(many.c.label, many.c.item)
         self.prune_many: Delete = delete(t).where(c.label.in_(labels), c.sequence_number < seq)
         self.purge_many: Delete = delete(t).where(c.label.in_(labels))
+
+    def _typed(self, value: Any, kind: Any) -> Any:
+        """*value* in a select list, as *kind*: cast where the database must be told
+        (Firebird cannot type a bare parameter or NULL there), but not on SQLite, where
+        ``CAST(text AS DATETIME)`` turns the time into a number."""
+        if self.profile.family == "sqlite":
+            return type_coerce(value, kind)
+        return cast(value, kind)
 
     def _at_condition(self) -> tuple[ColumnElement[bool], ...]:
         if not self.snapshot:
