@@ -310,3 +310,14 @@ def test_firebird_url() -> None:
             from .conftest import drop_table
 
             drop_table(url, table)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "module"), [("duckdb", "duckdb_engine"), ("firebird", "sqlalchemy_firebird")]
+)
+def test_a_missing_dialect_package_says_what_to_install(scheme: str, module: str) -> None:
+    """duckdb:// or firebird:// without its dialect package names kv-sql's extra."""
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"{module} is installed here, so {scheme}:// opens")
+    with pytest.raises(UnknownStoreError, match=rf"kv-sql\[{scheme}\]"):
+        open_store(f"{scheme}://u:s3cret@127.0.0.1:1//db")

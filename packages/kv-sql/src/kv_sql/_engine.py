@@ -52,6 +52,8 @@ _EXTRAS = {
     "duckdb": "'kv-sql[duckdb]'",
     "firebird": "'kv-sql[firebird]'",
 }
+# Databases whose SQLAlchemy dialect is a package of its own, installed by kv-sql's extra.
+_PLUGIN_DIALECTS = frozenset({"duckdb", "firebird"})
 _OUR_DRIVERS = {"pymysql": "mysql", "psycopg": "postgresql"}
 _DRIVER_PACKAGES = {
     "psycopg2": "psycopg2-binary",
@@ -109,6 +111,11 @@ def _check_driver(url: URL, shown: str) -> None:
     try:
         dialect = url.get_dialect()
     except sa_exc.NoSuchModuleError:
+        extra = _EXTRAS.get(url.get_backend_name())
+        if extra is not None and url.get_backend_name() in _PLUGIN_DIALECTS:
+            # A dialect of its own package (duckdb-engine, sqlalchemy-firebird), not installed.
+            msg = f"{url.drivername}:// needs its SQLAlchemy dialect: pip install {extra}"
+            raise UnknownStoreError(msg) from None
         msg = f"SQLAlchemy has no database or driver {url.drivername!r} (in {shown!r})"
         raise InvalidStoreURL(msg) from None
     if getattr(dialect, "is_async", False):
