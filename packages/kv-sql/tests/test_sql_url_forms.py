@@ -321,3 +321,21 @@ def test_a_missing_dialect_package_says_what_to_install(scheme: str, module: str
         pytest.skip(f"{module} is installed here, so {scheme}:// opens")
     with pytest.raises(UnknownStoreError, match=rf"kv-sql\[{scheme}\]"):
         open_store(f"{scheme}://u:s3cret@127.0.0.1:1//db")
+
+
+def test_pg8000_and_psycopg2_get_deadlines() -> None:
+    """pg8000 gets its socket timeout (read_timeout sets it), psycopg2 libpq's connect_timeout."""
+    from sqlalchemy.engine import make_url
+
+    from kv_sql._deadlines import CONNECT_TIMEOUT, READ_TIMEOUT, apply_deadlines
+
+    args: dict[str, object] = {}
+    url, _ = apply_deadlines(make_url("postgresql+pg8000://u@h/db"), args)
+    assert args == {"timeout": READ_TIMEOUT}
+    args = {}
+    url, _ = apply_deadlines(make_url("postgresql+pg8000://u@h/db?read_timeout=5"), args)
+    assert args == {"timeout": 5.0}
+    assert "read_timeout" not in url.query
+    args = {}
+    apply_deadlines(make_url("postgresql+psycopg2://u@h/db"), args)
+    assert args["connect_timeout"] == CONNECT_TIMEOUT

@@ -13,6 +13,11 @@ Past either, the call raises ``StoreUnavailable``. The URL's query string or
   dead host and a network that drops packets look the same from the client: no answer in
   time.
 
+- pg8000: ``timeout`` (its socket timeout, for connecting and for each answer), 30 s;
+  ``read_timeout`` sets it too.
+- psycopg2: libpq's ``connect_timeout``; psycopg2 has no deadline for an answer.
+
+Other drivers (DuckDB is embedded; firebird-driver) keep their own defaults.
 ``None`` in ``connect_args`` turns a bound off. An ``Engine`` passed to a store keeps its
 own settings.
 """
@@ -85,6 +90,23 @@ def apply_deadlines(url: URL, connect_args: dict[str, Any]) -> tuple[URL, Any]:
         ):
             if name not in given:
                 connect_args[name] = seconds
+        return url, None
+    if backend == "postgresql" and driver == "pg8000":
+        # pg8000's one socket timeout bounds connecting and every answer alike; kv-sql's
+        # read_timeout, where given, is that timeout.
+        if "read_timeout" in url.query:
+            limit = _seconds("read_timeout", url.query["read_timeout"])
+            connect_args.setdefault("timeout", limit)
+            url = url.difference_update_query(["read_timeout"])
+        if "read_timeout" in connect_args:
+            connect_args.setdefault("timeout", connect_args.pop("read_timeout"))
+        if "timeout" not in given and "timeout" not in connect_args:
+            connect_args["timeout"] = READ_TIMEOUT
+        return url, None
+    if backend == "postgresql" and driver == "psycopg2":
+        # libpq's connect timeout; psycopg2 has no deadline for an answer.
+        if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT
         return url, None
     if backend != "postgresql" or driver != "psycopg":
         return url, None

@@ -68,6 +68,7 @@ _DRIVER_OPTIONS = {
     ),
     "postgresql": (
         "read_timeout",  # kv-sql's own deadline for each answer (see _deadlines)
+        "timeout",  # pg8000's socket timeout
         "sslmode",
         "sslrootcert",
         "sslcert",
