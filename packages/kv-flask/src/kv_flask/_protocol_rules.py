@@ -6,6 +6,7 @@ Each function is one check, registered with its section of ``PROTOCOL.md``; see
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 
@@ -253,8 +254,12 @@ def if_none_match_write(http: Http) -> None:
 def conditions_are_atomic(http: Http) -> None:
     """Eight clients at once: create-only on fresh keys, then If-Match from one shared tag."""
     racers = 8
+    phases = itertools.count()
 
     def race(key: str, headers: dict[str, str]) -> list[int]:
+        # Every writer's value is new: a tag made from the bytes stays the same when the
+        # same bytes are written again, and then a second writer would rightly match it.
+        phase = next(phases)
         statuses: list[int] = []
         errors: list[BaseException] = []
         barrier = threading.Barrier(racers)
@@ -262,7 +267,8 @@ def conditions_are_atomic(http: Http) -> None:
         def one(index: int) -> None:
             try:
                 barrier.wait(timeout=10)
-                statuses.append(http.put(key, f"writer {index}".encode(), headers).status)
+                value = f"{key} {phase} writer {index}".encode()
+                statuses.append(http.put(key, value, headers).status)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(exc)
 

@@ -103,17 +103,22 @@ def _start(http: Http) -> None:
         raise CannotCheck(msg)
 
 
+def _cited(check: Check, reason: str) -> str:
+    """*reason*, starting with the section it breaks (the check's, unless it names one)."""
+    return reason if reason.startswith("§") else f"§{check.section}: {reason}"
+
+
 def _run_one(http: Http, check: Check) -> CheckResult:
     try:
         check.run(http)
     except NotApplicable as exc:
         return CheckResult(check, "skipped", str(exc))
     except ProtocolViolation as exc:
-        return CheckResult(check, "failed", str(exc))
+        return CheckResult(check, "failed", _cited(check, str(exc)))
     except StoreUnavailable as exc:
         return CheckResult(check, "failed", str(exc), unavailable=True)
     except Exception as exc:  # noqa: BLE001 - an answer the check could not read is a failure
-        return CheckResult(check, "failed", f"{type(exc).__name__}: {exc}")
+        return CheckResult(check, "failed", _cited(check, f"{type(exc).__name__}: {exc}"))
     finally:
         with contextlib.suppress(StoreUnavailable):
             http.request("POST", http.path("_kv/clear"))
