@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -14,6 +16,8 @@ import pytest
 from kv_core import MemoryDict, StoreUnavailable
 from kv_core.conformance import closed_port
 from kv_flask import ServerThread
+from kv_flask._errors import ERRORS
+from kv_flask._routes import API_ROUTES, KEY_METHODS
 from kv_flask.protocol_checks import (
     CHECKS,
     CannotCheck,
@@ -329,3 +333,58 @@ def test_a_broken_server_fails_its_checks(serve: Callable[..., ServerThread], br
     # The checks are specific: what the server still does right still passes.
     passed = {r.check.name for r in results if r.outcome == "passed"}
     assert {"info_document", "values_round_trip", "invalid_keys_are_refused"} <= passed, failed
+
+
+# -- the checks and the server agree with the written protocol ----------------------------------
+
+PROTOCOL = Path(__file__).resolve().parents[1] / "PROTOCOL.md"
+SOURCES = Path(__file__).resolve().parents[1] / "src" / "kv_flask"
+
+
+def _sections() -> set[str]:
+    found = re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", PROTOCOL.read_text(), flags=re.MULTILINE)
+    return set(found)
+
+
+def _error_table() -> set[tuple[int, str]]:
+    text = PROTOCOL.read_text()
+    table = text[text.index("### 7.1") : text.index("### 7.2")]
+    rows: set[tuple[int, str]] = set()
+    for status, codes in re.findall(r"^\| (\d{3}) \| (.+?) \|", table, flags=re.MULTILINE):
+        rows.update((int(status), code) for code in re.findall(r"`(\w+)`", codes))
+    return rows
+
+
+def test_every_check_cites_a_section_of_the_protocol() -> None:
+    """Each check's section is a heading of PROTOCOL.md, and every check has a title."""
+    sections = _sections()
+    assert {"2.2", "5.3", "6.3", "7.1", "10.2"} <= sections
+    for check in CHECKS:
+        assert check.section in sections, check
+        assert check.title
+    assert len({check.name for check in CHECKS}) == len(CHECKS)
+
+
+def test_the_error_table_is_the_servers() -> None:
+    """Every row of ERRORS, and every code the server raises, is in the table of §7.1."""
+    table = _error_table()
+    assert {(kind.status, kind.code) for kind in ERRORS} <= table
+    raised: set[tuple[int, str]] = set()
+    for source in SOURCES.glob("*.py"):
+        pattern = r"(?:ApiError|error_response)\((\d{3}), \"(\w+)\""
+        raised.update((int(s), c) for s, c in re.findall(pattern, source.read_text()))
+    assert raised
+    assert raised <= table, raised - table
+
+
+def test_every_route_is_in_the_protocol() -> None:
+    """Each route of the API, with each of its methods, is in the table of §4."""
+    text = PROTOCOL.read_text()
+    table = text[text.index("## 4. Routes") : text.index("### 4.1")]
+    for path, methods in API_ROUTES.items():
+        for method in methods:
+            if method != "HEAD":
+                assert f"`{method} /{path}`" in table, (method, path)
+    for method in KEY_METHODS:
+        if method != "HEAD" or "`HEAD /<key>`" in table:
+            assert f"{method} /<key>`" in table, method
