@@ -262,7 +262,7 @@ def _racy_create(app: Wsgi) -> Wsgi:
             probe = {**environ, "REQUEST_METHOD": "GET", "CONTENT_LENGTH": "0"}
             probe.pop("HTTP_IF_NONE_MATCH")
             exists = _buffered(app, probe)[0].startswith("200")
-            time.sleep(0.2)  # the window in which another request checks too
+            time.sleep(0.5)  # the window in which the other requests check too
             if exists:
                 status, headers, data = _buffered(app, environ | {"wsgi.input": _Body(b"")})
                 start_response(status, headers)
@@ -275,6 +275,35 @@ def _racy_create(app: Wsgi) -> Wsgi:
         return app(environ, start_response)
 
     return middleware
+
+
+def _ignoring_if_none_match(app: Wsgi) -> Wsgi:
+    """Writes as if If-None-Match had not been sent: create-only writes overwrite."""
+
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ["REQUEST_METHOD"] in {"PUT", "POST"}:
+            environ.pop("HTTP_IF_NONE_MATCH", None)
+        return app(environ, start_response)
+
+    return middleware
+
+
+def _understated_key_length(environ: dict[str, Any], answer: Buffered) -> Buffered:
+    """/_kv/info says keys are at most 100 characters, and the server takes longer ones."""
+    status, headers, body = answer
+    if environ.get("PATH_INFO") == "/_kv/info" and environ["REQUEST_METHOD"] == "GET":
+        info = json.loads(body)
+        info["max_key_length"] = 100
+        body = json.dumps(info).encode()
+    return status, headers, body
+
+
+def _invalid_key_as_404(environ: dict[str, Any], answer: Buffered) -> Buffered:
+    """A refused key answered as a missing one."""
+    status, headers, body = answer
+    if status.startswith("400") and b"invalid_key" in body:
+        return "404 NOT FOUND", headers, b'{"error": "not_found", "message": "Not found."}'
+    return status, headers, body
 
 
 class _Body:
@@ -318,6 +347,19 @@ BROKEN: dict[str, tuple[Callable[[Wsgi], Wsgi] | None, dict[str, Any], set[str],
     "any Host": (None, {"allowed_hosts": "*"}, {"foreign_host_is_refused"}, "§10.1"),
     "any Origin": (None, {"allowed_origins": "*"}, {"cross_origin_writes_are_refused"}, "§10.2"),
     "racy create-only": (_racy_create, {}, {"conditions_are_atomic"}, "§5.3"),
+    "create-only overwrites": (_ignoring_if_none_match, {}, {"if_none_match_write"}, "§5.3"),
+    "info understates the key limit": (
+        _rewriting(_understated_key_length),
+        {},
+        {"key_length_limit"},
+        "§8",
+    ),
+    "invalid key answered 404": (
+        _rewriting(_invalid_key_as_404),
+        {},
+        {"invalid_keys_are_refused", "bad_batches"},
+        "400",
+    ),
 }
 
 
@@ -332,7 +374,7 @@ def test_a_broken_server_fails_its_checks(serve: Callable[..., ServerThread], br
         assert cited in failed[name], failed[name]
     # The checks are specific: what the server still does right still passes.
     passed = {r.check.name for r in results if r.outcome == "passed"}
-    assert {"info_document", "values_round_trip", "invalid_keys_are_refused"} <= passed, failed
+    assert {"info_document", "values_round_trip", "etags"} - must_fail <= passed, failed
 
 
 # -- the checks and the server agree with the written protocol ----------------------------------
