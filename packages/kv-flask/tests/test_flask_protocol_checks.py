@@ -27,6 +27,8 @@ from kv_flask.protocol_checks import (
     target_of_url,
 )
 
+from .tiny_kv_server import TinyKv
+
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 #: (status line, headers, body) of a buffered answer.
 Buffered = tuple[str, list[tuple[str, str]], bytes]
@@ -72,6 +74,17 @@ def test_every_check_passes_with_token_and_prefix(serve: Callable[..., ServerThr
     results = run_checks(server.url, token="protocol-token")
     assert _failed(results) == {}
     assert all(result.outcome == "passed" for result in results)
+
+
+@pytest.mark.parametrize("token", [None, "tiny-token"])
+def test_a_server_written_from_the_protocol_passes(token: str | None) -> None:
+    """A plain-WSGI server written from PROTOCOL.md alone (tags are versions, not digests)."""
+    with ServerThread(MemoryDict(), threads=8) as server:
+        server._server.application = TinyKv(server.port, token=token)
+        results = run_checks(server.url, token=token)
+    assert _failed(results) == {}
+    skipped = {r.check.name for r in results if r.outcome == "skipped"}
+    assert skipped == (set() if token else {"token_is_required"})
 
 
 def test_checks_need_the_token(serve: Callable[..., ServerThread]) -> None:
