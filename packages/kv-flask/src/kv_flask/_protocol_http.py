@@ -97,7 +97,7 @@ class Http:
     :param timeout: Seconds for each request's connect and each read.
     """
 
-    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 30.0) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             msg = f"not an http:// or https:// URL: {base_url!r}"

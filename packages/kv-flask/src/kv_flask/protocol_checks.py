@@ -129,7 +129,7 @@ def run_checks(
     base_url: str,
     *,
     token: str | None = None,
-    timeout: float = 10.0,
+    timeout: float = 30.0,
     skip: Iterable[str] = (),
     only: Iterable[str] | None = None,
 ) -> list[CheckResult]:
@@ -179,7 +179,7 @@ def target_of_url(url: str) -> tuple[str, str | None, float]:
             raise InvalidStoreURL(msg)
     else:
         token = os.environ.get("KV_TOKEN") or None
-    raw = parsed.options.get("timeout", "10")
+    raw = parsed.options.get("timeout", "30")
     try:
         timeout = sum(float(part) for part in raw.split(","))
     except ValueError as exc:
