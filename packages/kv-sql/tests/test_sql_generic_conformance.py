@@ -135,3 +135,11 @@ def test_pg8000_reads_what_it_wrote(pg8000_backend: Backend) -> None:
     assert store["100%"] == b"v"
     assert store["a"] == "é".encode()
     assert sorted(store.keys_with_prefix("10")) == ["100%"]
+
+
+def test_firebird_key_length_beyond_the_column_is_refused(firebird_backend: Backend) -> None:
+    """Opening a Firebird table with a longer key_length than its OCTETS label holds fails."""
+    table = firebird_backend.new_table()
+    firebird_backend.store(table, key_length=10).close()
+    with pytest.raises(ValueError, match="key_length=10"):
+        firebird_backend.store(table, key_length=11)

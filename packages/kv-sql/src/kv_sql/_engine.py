@@ -332,7 +332,9 @@ def label_capacity(engine: Engine, table_name: str) -> tuple[int, str] | None:
         if not isinstance(length, int):
             return None
         shown = str(kind.compile(dialect=engine.dialect))
-        if isinstance(kind, BINARY | VARBINARY | LargeBinary):
+        # Firebird reflects OCTETS as its own VARCHAR type, with charset='OCTETS'.
+        octets = str(getattr(kind, "charset", "") or "").upper() == "OCTETS"
+        if isinstance(kind, BINARY | VARBINARY | LargeBinary) or octets:
             return length // 4, shown
         return length, shown
     return None
