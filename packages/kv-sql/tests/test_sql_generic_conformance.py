@@ -7,12 +7,17 @@ path, so both paths are held to one contract on the same databases.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 from kv_core import Capabilities
 from kv_core.capabilities import LONE_SURROGATES
+from kv_core.conformance import closed_port
+from kv_sql import GenericSqlDict
 
 from .conftest import Backend
 from .test_sql_conformance import _SqlSuite
@@ -51,6 +56,25 @@ class TestDuckDBPrune(TestDuckDB):
 class TestFirebird(_SqlSuite):
     backend_name = "firebird"
     capabilities = _NO_NUL
+
+    @pytest.fixture
+    def kv_unavailable_store(self, firebird_backend: Backend) -> Iterator[GenericSqlDict]:
+        """A store whose Firebird server went away after it was opened (a closed port)."""
+        from firebird.driver import connect
+
+        parts = make_url(firebird_backend.url)
+        port = [parts.port or 3050]
+
+        def connect_now() -> Any:
+            dsn = f"{parts.host}/{port[0]}:{parts.database}"
+            return connect(dsn, user=parts.username, password=parts.password, charset="UTF8")
+
+        engine = create_engine(parts, creator=connect_now)
+        store = firebird_backend.store(url_or_engine=engine)
+        port[0] = closed_port()
+        engine.dispose()
+        yield store
+        engine.dispose()
 
 
 class TestFirebirdPrune(TestFirebird):
