@@ -138,6 +138,25 @@ class CoreStatements:
         labels = bindparam("labels", expanding=True, type_=c.label.type)
         many = self._newest((c.label.in_(labels),))
         self.read_many = select(many.c.label, many.c.item)
+        # delete_many where nothing is locked: one tombstone per live key among the labels,
+        # in one statement, then (prune_on_write) every row older than each label's newest.
+        self.tombstone_many: Insert = insert(t).from_select(
+            columns,
+            select(
+                many.c.label,
+                self._typed(null(), LargeBinary()),
+                literal_column("1", Integer()),
+                self._typed(created, DateTime()),
+            ),
+        )
+        newer = t.alias("newer")
+        self.prune_older_many: Delete = delete(t).where(
+            c.label.in_(labels),
+            c.sequence_number
+            < select(func.max(newer.c.sequence_number))
+            .where(newer.c.label == c.label)
+            .scalar_subquery(),
+        )
         self.prune_many: Delete = delete(t).where(c.label.in_(labels), c.sequence_number < seq)
         self.purge_many: Delete = delete(t).where(c.label.in_(labels))
 
