@@ -21,7 +21,7 @@ from flask.sansio.scaffold import T_after_request, T_before_request, T_teardown
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import RequestRedirect
 
-from ._access_log import STARTED, log_access, shown_path
+from ._access_log import ACCESS_LOGGER, STARTED, log_access, shown_path
 from ._errors import ApiError
 from ._hosts import cross_site
 from ._http import authorized, decoded_path, raw_path
@@ -183,23 +183,26 @@ class FlaskKv(Blueprint):
         self._states[app] = state
         app.extensions.setdefault("kv", {})[options.get("name", self.name)] = state
 
-    def state(self) -> KvState:
-        """The :class:`KvState` of the current app."""
-        found = request.environ.get(self._environ_key)
+    def state(self, environ: dict[str, Any] | None = None) -> KvState:
+        """The :class:`KvState` of the current app (*environ*: the current request's)."""
+        if environ is None:
+            environ = request.environ
+        found = environ.get(self._environ_key)
         if isinstance(found, KvState):
             return found
         return self._states[current_app._get_current_object()]  # type: ignore[attr-defined]
 
-    def _current(self, environ: dict[str, Any] | None = None) -> KvState | None:
+    def _current(self, req: Request | None = None) -> KvState | None:
         """The current app's state if the request is under this API's prefix, else None."""
-        if environ is None:
-            environ = request.environ
+        if req is None:
+            req = request._get_current_object()  # type: ignore[attr-defined]
+        environ = req.environ
         key = self._environ_key
         if key in environ:
             found: KvState | None = environ[key]
             return found
         state = self._states.get(current_app._get_current_object())  # type: ignore[attr-defined]
-        if state is not None and not state.covers(request.path):
+        if state is not None and not state.covers(req.path):
             state = None
         environ[key] = state  # looked up once per request, by the guard
         return state
@@ -230,10 +233,10 @@ class FlaskKv(Blueprint):
 
     def _guard(self) -> Any:
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
-        environ = req.environ
-        state = self._current(environ)
+        state = self._current(req)
         if state is None:
             return None
+        environ = req.environ
         environ[STARTED] = time.perf_counter()
         host = environ.get("HTTP_HOST")
         if not state.hosts.allows(host, _server_port(state, environ), environ["wsgi.url_scheme"]):
@@ -272,15 +275,19 @@ class FlaskKv(Blueprint):
         return None
 
     def _finish(self, response: Response) -> Response:
-        environ = request.environ
-        state = self._current(environ)
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        state = self._current(req)
         if state is None:
             return response
-        for hook in reversed(self._after):
-            response = current_app.ensure_sync(hook)(response)
+        if self._after:
+            for hook in reversed(self._after):
+                response = current_app.ensure_sync(hook)(response)
         harden(response)
-        add_cors_headers(response, state.origins, environ)
-        log_access(response, state.url_prefix, log_keys=state.log_keys)
+        origins = state.origins
+        if origins.configured:
+            add_cors_headers(response, origins, req.environ)
+        if ACCESS_LOGGER.isEnabledFor(logging.INFO):
+            log_access(response, state.url_prefix, log_keys=state.log_keys)
         return response
 
     def _teardown_hooks(self, error: BaseException | None) -> None:
