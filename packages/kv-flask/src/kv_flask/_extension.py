@@ -141,7 +141,8 @@ class FlaskKv(Blueprint):
         # prefix, which no blueprint-scoped hook sees.
         self.before_app_request(self._guard)
         self.after_app_request(self._finish)
-        self.teardown_app_request(self._teardown_hooks)
+        # The teardown hook is added to an app only once there is a hook to run (see
+        # _add_teardown): every hook Flask runs costs each request its dispatch.
         self.register_error_handler(ApiError, api_error_response)
         self.register_error_handler(Exception, self.unexpected_error_response)
         self.routes = KvRoutes(self.state)
@@ -181,6 +182,8 @@ class FlaskKv(Blueprint):
         state = KvState(store, prefix, self._options, locks, config=app.config)
         super().register(app, options)
         self._states[app] = state
+        if self._teardown:
+            self._add_teardown(app)
         app.extensions.setdefault("kv", {})[options.get("name", self.name)] = state
 
     def state(self, environ: dict[str, Any] | None = None) -> KvState:
@@ -226,8 +229,20 @@ class FlaskKv(Blueprint):
 
     def teardown_request(self, f: T_teardown) -> T_teardown:
         """Run *f(error)* at the end of every request under the prefix."""
+        first = not self._teardown
         self._teardown.append(f)
+        if first:
+            for app in list(self._states):
+                self._add_teardown(app)
         return f
+
+    def _add_teardown(self, app: Flask) -> None:
+        """Have *app* run the teardown hooks; Flask reads the list at every request."""
+        # Not app.teardown_request, which refuses once the app has served a request, nor the
+        # blueprint's record_once, which only reaches apps registered later.
+        hooks = app.teardown_request_funcs.setdefault(None, [])
+        if self._teardown_hooks not in hooks:
+            hooks.append(self._teardown_hooks)
 
     # -- the built-in hooks -----------------------------------------------------------------
 
@@ -250,7 +265,8 @@ class FlaskKv(Blueprint):
         if method not in _SAFE_METHODS:
             origin = environ.get("HTTP_ORIGIN")
             fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
-            if cross_site(method, origin, fetch_site, host, origins):
+            # Without either header the request is not from a browser page (cross_site).
+            if (origin or fetch_site) and cross_site(method, origin, fetch_site, host, origins):
                 return error_response(403, "cross_origin")
         token = state.token
         if token is not None and not authorized(token, environ):
