@@ -81,9 +81,9 @@ class FlaskKv(Blueprint):
     token checks. The state of each app (:class:`KvState`) is in
     ``app.extensions["kv"][name]``.
 
-    Options not passed here are read from ``app.config`` at request time (``KV_TOKEN``,
-    ``KV_MAX_CONTENT_LENGTH``, ``KV_LIST_LIMIT``, ``KV_ALLOWED_HOSTS``,
-    ``KV_ALLOWED_ORIGINS``, ``KV_CACHE_CONTROL``, ``KV_LOG_KEYS``).
+    Options not passed here are read from ``app.config`` the first time a request needs
+    each, once per app (``KV_TOKEN``, ``KV_MAX_CONTENT_LENGTH``, ``KV_LIST_LIMIT``,
+    ``KV_ALLOWED_HOSTS``, ``KV_ALLOWED_ORIGINS``, ``KV_CACHE_CONTROL``, ``KV_LOG_KEYS``).
 
     :param app: The Flask application to register on now, or ``None`` (see :meth:`init_app`).
     :param store: A kv store or any ``MutableMapping`` of ``str`` to ``bytes``.
