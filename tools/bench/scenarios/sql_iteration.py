@@ -114,7 +114,7 @@ def measure_child(side: str, name: str, url: str, table: str) -> None:
     store = _STORES[name](url, table)
     if side == "store":
         len(store)
-        rows = lambda: iter(store)  # noqa: E731
+        rows = first_rows = lambda: iter(store)
     else:
         conn = _raw_connection(name, url)
         sql = store._st.keys(low=False, high=False)
@@ -124,8 +124,11 @@ def measure_child(side: str, name: str, url: str, table: str) -> None:
         cur.close()
         read = _streamed if side == "stream" else lambda name, conn, sql: _buffered(conn, sql)
         rows = lambda: read(name, conn, sql)  # noqa: E731
+        # The first row streamed on both raw sides: a whole fetchall now would leave its
+        # freed memory for the measured one to reuse.
+        first_rows = lambda: _streamed(name, conn, sql)  # noqa: E731
         store.close()
-    first = rows()
+    first = first_rows()
     next(first)
     close = getattr(first, "close", None)
     if close is not None:
