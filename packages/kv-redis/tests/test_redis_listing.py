@@ -128,3 +128,19 @@ def test_plain_replies_take_the_one_pass_decoding(raw: redis.Redis, namespace: s
     assert store._names([]) == []
     foreign = [f"{namespace}a".encode(), namespace.encode() + b"\xff", f"{namespace}b".encode()]
     assert store._names(foreign) == ["a", "b"]
+
+
+def test_keys_outside_the_prefix_are_never_listed(raw: redis.Redis, namespace: str) -> None:
+    """A reply holding a key outside the prefix (were MATCH ever to let one through) lists
+    only the store's own keys, wherever the foreign key sits and whatever NULs it holds."""
+    store = RedisDict(raw, key_prefix=namespace)
+    a, b, c = (f"{namespace}{name}".encode() for name in "abc")
+    foreign = b"elsewhere"
+    assert store._names([a, foreign, b]) == ["a", "b"]
+    assert store._names([foreign, a, b]) == ["a", "b"]
+    assert store._names([a, b, foreign]) == ["a", "b"]
+    # Joined, these hold as many NUL + prefix as there are joins: only the NUL count tells
+    # that the prefix after the key's own NUL is not at a join.
+    tricky = a + b"\x00" + namespace.encode() + b"z"
+    assert store._names([tricky, foreign]) == ["a\x00" + namespace + "z"]
+    assert store._names([a, b, c]) == ["a", "b", "c"]

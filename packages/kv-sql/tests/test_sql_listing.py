@@ -6,12 +6,14 @@ import inspect
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import make_url
 
 from kv_sql import GenericSqlDict
-from kv_sql._profiles import GENERIC, profile_for
+from kv_sql._profiles import GENERIC, MYSQL, POSTGRESQL, SQLITE, profile_for
 
-# More than the first page (64) and one full later page (1024): three statements at least.
+# More than the first page (64) and one full later page (1024 on a server, 128 on SQLite):
+# three statements at least.
 MANY = 2_500
 
 
@@ -37,6 +39,35 @@ def test_tombstones_fill_whole_pages(backend: Any) -> None:
     store.delete_many([f"k{i:05d}" for i in range(MANY - 1)])
     store["zz"] = b"last"
     assert list(iter(store)) == [f"k{MANY - 1:05d}", "zz"]
+
+
+def test_later_pages_read_at_most_the_profiles_page(
+    backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages grow from the first one to the profile's listing_page labels and no further:
+    that one page is all a listing holds, whatever the table holds."""
+    store = backend.store()
+    keys = _fill(store)
+    sizes: list[int] = []
+    statements = type(store._st)
+    real = statements.keys_page
+
+    def spy(self: Any, size: int, **where: bool) -> str:
+        sizes.append(size)
+        return real(self, size, **where)
+
+    monkeypatch.setattr(statements, "keys_page", spy)
+    assert list(iter(store)) == sorted(keys)
+    largest = store._profile.listing_page
+    assert sizes[0] == 64
+    assert max(sizes) == largest
+    assert sizes.count(largest) >= (MANY - 64 - 4 * 64) // largest
+
+
+def test_sqlite_pages_are_small_and_server_pages_large() -> None:
+    """SQLite, in-process, reads small pages; servers, a round trip each, large ones."""
+    assert SQLITE.listing_page == 128
+    assert MYSQL.listing_page == POSTGRESQL.listing_page == 1024
 
 
 def test_prefix_listing_spans_pages(backend: Any) -> None:

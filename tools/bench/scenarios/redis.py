@@ -9,9 +9,12 @@ with SCAN + UNLINK afterwards, never FLUSHDB.
 The stream and "fills its database" targets use database 1 of the server, holding only a
 store's 100,000 keys: listing them against raw ``SCAN MATCH COUNT 1000``, the first key
 against the raw cursor's first, and the peak memory of iterating them all (tracemalloc),
-printed as one ratio before the table.
+printed as one ratio before the table. Listing and first key are measured once with
+redis-py's Python reply parser and, when hiredis is installed, once more with hiredis: each
+against raw SCAN on the same parser, in the same run.
 
-Needs ``pip install kv-redis[bench]`` for the other libraries; a missing one is skipped.
+Needs ``pip install kv-redis[bench]`` for the other libraries and hiredis; a missing one is
+skipped.
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
 import redis
 from harness import Case
+from redis._parsers import _HiredisParser, _RESP2Parser
+from redis.utils import HIREDIS_AVAILABLE
 
 from kv_redis import RedisDict
 
@@ -113,6 +119,21 @@ def _peak_bytes(make: Callable[[], Iterable[object]]) -> tuple[int, int]:
         tracemalloc.stop()
 
 
+def _parsers() -> list[tuple[str, type[Any]]]:
+    """The reply parsers to list with: redis-py's own, and hiredis's when it is installed.
+
+    With hiredis the client's share of a listing shrinks to a fraction, so the store's own
+    per-key work shows up much more; both are measured, each against raw SCAN with the same
+    parser.
+    """
+    parsers: list[tuple[str, type[Any]]] = [("Python parser", _RESP2Parser)]
+    if HIREDIS_AVAILABLE:
+        parsers.insert(0, ("hiredis", _HiredisParser))
+    else:
+        print("redis: hiredis not installed: listing measured with the Python parser only")
+    return parsers
+
+
 def _full_database_cases(url: str, base: str, stack: ExitStack) -> list[Case]:
     """A store alone in database 1 with TOTAL keys: listing, first key, and memory."""
     client = redis.Redis.from_url(url, db=1)
@@ -125,11 +146,11 @@ def _full_database_cases(url: str, base: str, stack: ExitStack) -> list[Case]:
         for start in range(0, TOTAL, 1000):
             pipe.mset({f"{prefix}k{i:06d}": b"v" for i in range(start, start + 1000)})
         pipe.execute()
-    store = RedisDict(client, key_prefix=prefix)
     pattern = _escape(prefix.encode()) + b"*"
+    store = RedisDict(client, key_prefix=prefix)
 
     def cursor() -> Iterator[bytes]:
-        return client.scan_iter(match=pattern, count=1000)  # type: ignore[no-any-return]
+        return client.scan_iter(match=pattern, count=1000)
 
     raw_keys, raw_peak = _peak_bytes(cursor)
     our_keys, our_peak = _peak_bytes(lambda: iter(store))
@@ -140,8 +161,26 @@ def _full_database_cases(url: str, base: str, stack: ExitStack) -> list[Case]:
         f"= {our_peak / raw_peak:.2f}x",
         file=sys.stderr,
     )
-    listing = f"list {TOTAL:,} keys, the store fills db 1"
-    first = f"first key of {TOTAL:,}, the store fills db 1"
+    cases = []
+    for name, parser in _parsers():
+        cases += _listing_cases(url, prefix, pattern, name, parser, stack)
+    return cases
+
+
+def _listing_cases(
+    url: str, prefix: str, pattern: bytes, name: str, parser: type[Any], stack: ExitStack
+) -> list[Case]:
+    """Listing and first key of the full database, store and raw SCAN on one *parser*."""
+    client = redis.Redis.from_url(url, db=1, parser_class=parser)
+    stack.callback(client.close)
+    store = RedisDict(client, key_prefix=prefix)
+
+    def cursor() -> Iterator[bytes]:
+        return client.scan_iter(match=pattern, count=1000)
+
+    assert len(list(iter(store))) == TOTAL
+    listing = f"list {TOTAL:,} keys, the store fills db 1 ({name})"
+    first = f"first key of {TOTAL:,}, the store fills db 1 ({name})"
     return [
         Case(listing, "redis-py scan_iter MATCH COUNT 1000", lambda: list(cursor()), baseline=True),
         Case(listing, "RedisDict list(iter(d))", lambda: list(iter(store))),

@@ -278,7 +278,7 @@ class RedisDict(Store):
     # -- listing: SCAN, never KEYS -----------------------------------------------------------
 
     def _scan(self, prefix: str) -> Iterator[list[bytes]]:
-        """Yield batches of our server keys that start with *prefix*, one batch per SCAN reply.
+        """Yield batches of the server keys SCAN matches for *prefix*, one per SCAN reply.
 
         SCAN returns a key twice only when the server's table shrinks (or starts rehashing
         into a smaller one) in the middle of the scan: the cursor then falls back to the
@@ -286,54 +286,62 @@ class RedisDict(Store):
         reply or the one before it, come again. So only the keys of the previous reply are
         remembered, and repeats of those are dropped: memory stays at about two replies,
         whatever the store's size (see the README, "Listing"). The order is SCAN's.
+
+        The batches are MATCH's answer, not yet checked: :meth:`_names` checks the prefix.
         """
         listed = self._ns.raw_prefix + prefix.encode("utf-8", KEY_ERRORS)
         pattern = self._ns.scan_pattern(listed)
-        # Repeats MATCH on the client, so no pattern subtlety can ever leak a foreign key.
-        ours = methodcaller("startswith", listed)
         try:
             for node in scan_targets(self._client):
                 previous: set[bytes] = set()
                 for batch in scan_batches(node, pattern, SCAN_COUNT):
-                    if listed:
-                        batch = list(filter(ours, batch))
+                    # One set per reply is the whole cost of the check when nothing repeats
+                    # (the usual case): building it and one isdisjoint, both in C.
                     page = set(batch)
                     if len(page) != len(batch) or not page.isdisjoint(previous):
-                        batch = [key for key in page if key not in previous]
+                        batch = [key for key in dict.fromkeys(batch) if key not in previous]
                     previous = page
                     yield batch
         except DRIVER_ERRORS as exc:
             self._fail(exc, "SCAN")
 
     def _names(self, server_keys: list[bytes]) -> list[str]:
-        """The user keys of *server_keys*, skipping those that are not UTF-8.
+        """The user keys of those *server_keys* under the store's prefix and in UTF-8.
 
-        Such keys cannot have been written by this store and cannot be addressed with a
-        ``str`` key, so listing, ``len`` and ``clear`` all leave them alone.
+        Keys outside the prefix are dropped, so no subtlety of SCAN's MATCH can ever leak a
+        foreign key. Keys that are not UTF-8 cannot have been written by this store and
+        cannot be addressed with a ``str`` key, so listing, ``len`` and ``clear`` all leave
+        them alone.
         """
         if not server_keys:
             return []
         ns = self._ns
         raw_prefix = ns.raw_prefix
+        count = len(server_keys)
         if b"\0" not in raw_prefix:
-            # One decode and one split for the whole reply instead of one per key. Splitting
-            # on NUL + prefix is exact when that occurs only at the joins: the prefix holds no
-            # NUL, so two occurrences never overlap and the count says so. UTF-8 is valid
-            # across the joins exactly when every key is (NUL is never part of a sequence).
+            # One join, one decode and one split for the whole reply instead of a check, a
+            # slice and a decode per key. With NUL only at the joins (the count says so),
+            # splitting on NUL + prefix gives one piece per key exactly when every key after
+            # the first starts with the prefix, so the split is also the prefix check. UTF-8
+            # is valid across the joins exactly when every key is (NUL is never part of a
+            # sequence), and the prefix's text matches where its bytes do.
             joined = b"\0".join(server_keys)
-            if joined.count(b"\0" + raw_prefix) == len(server_keys) - 1:
+            if joined.startswith(raw_prefix) and joined.count(b"\0") == count - 1:
                 try:
                     text = joined.decode("utf-8", KEY_ERRORS)
                 except UnicodeDecodeError:
                     pass
                 else:
                     names = text.split("\0" + ns.prefix)
-                    # Slice, not lstrip: lstrip removes characters, not a prefix.
-                    names[0] = names[0][len(ns.prefix) :]
-                    return names
+                    if len(names) == count:
+                        # Slice, not lstrip: lstrip removes characters, not a prefix.
+                        names[0] = names[0][len(ns.prefix) :]
+                        return names
         cut = len(raw_prefix)
         names = []
         for key in server_keys:
+            if not key.startswith(raw_prefix):
+                continue
             try:
                 names.append(key[cut:].decode("utf-8", KEY_ERRORS))
             except UnicodeDecodeError:
@@ -341,8 +349,13 @@ class RedisDict(Store):
         return names
 
     def _iter_keys(self, prefix: str) -> Iterator[str]:
+        if not prefix:
+            for batch in self._scan(""):
+                yield from self._names(batch)
+            return
+        starts = methodcaller("startswith", prefix)
         for batch in self._scan(prefix):
-            yield from self._names(batch)
+            yield from filter(starts, self._names(batch))
 
     def _count(self) -> int:
         # One SCAN of the store's own keys: cost grows with the keys in the whole database

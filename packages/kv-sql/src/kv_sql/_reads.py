@@ -11,8 +11,7 @@ from ._views import Version, View
 
 __all__ = ["Reads"]
 
-_FIRST_PAGE = 64  # labels in a listing's first page
-_PAGE = 1024  # labels in each later page, at most
+_FIRST_PAGE = 64  # labels in a listing's first page; later ones grow to the profile's page
 
 time_from_db = View.time_from_db
 
@@ -82,10 +81,11 @@ class Reads(SqlBase):
         Each page is one statement on its own (autocommit): no cursor, connection or lock is
         held between pages, so the caller may write the store while it iterates. A key that
         exists for the whole iteration is listed once; one written or deleted meanwhile may
-        or may not be. Pages grow from a small first one (a first key soon) to
-        ``_PAGE`` labels (a bounded amount of memory, whatever the table holds).
+        or may not be. Pages grow from a small first one (a first key soon) to the profile's
+        ``listing_page`` labels: memory is one page, whatever the table holds.
         """
         binary = self._profile.binary_keys
+        largest = self._profile.listing_page
         st, at = self._st, self._at
         bound = () if high is None else (high,)
         while True:
@@ -96,7 +96,7 @@ class Reads(SqlBase):
                 return
             last = rows[-1][0]
             del rows
-            size = min(size * 4, _PAGE)
+            size = min(size * 4, largest)
             sql = st.keys_page(size, low=False, after=True, high=high is not None)
             rows = self._query(sql, (last, *bound, *at), fetchall)
 
