@@ -165,8 +165,8 @@ class CompareAndSetTests(SuiteBase):
             store["k"] = b"v1"
             _, before = store.get_with_version("k")
             remove()
-            self._conflicts(lambda: store.set_if("k", b"v2", version=before), store, {})
-            self._conflicts(lambda: store.delete_if("k", version=before), store, {})
+            self._conflicts(lambda v=before: store.set_if("k", b"v2", version=v), store, {})
+            self._conflicts(lambda v=before: store.delete_if("k", version=v), store, {})
 
     def test_get_with_version_of_missing_key_raises_key_error(self, store: Store) -> None:
         """get_with_version of a missing key raises KeyError."""
