@@ -29,6 +29,7 @@ from ._errors import (
 )
 from ._history import history_of, parse_moment, snapshot_of, version_record
 from ._output import encode_value, is_printable_text, shown_on_terminal
+from ._schemes import scheme_list
 
 if TYPE_CHECKING:
     from kv_core import Store
@@ -98,18 +99,13 @@ def _url_option(command: F) -> F:
     return option(command)
 
 
-def _scheme_list() -> str:
-    schemes = [s.replace("+*", "+DRIVER") for s in kv_core.registered_schemes()]
-    return ", ".join(f"{scheme}://" for scheme in schemes)
-
-
 class _Group(click.Group):
     """The kv group: its help lists the store schemes installed here."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)
         with formatter.section("Store URL schemes installed here"):
-            formatter.write_text(_scheme_list())
+            formatter.write_text(scheme_list())
 
 
 @click.group(
@@ -528,6 +524,13 @@ def serve(
     help="Check the stores this callable makes instead of a URL.",
 )
 @click.option("--quick", is_flag=True, help="Skip the 10 MB value and the process tests.")
+@click.option(
+    "--skip-check",
+    "skip_checks",
+    metavar="NAME",
+    multiple=True,
+    help="For an http(s):// URL: a protocol check not to run (repeatable).",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @_url_option
 @click.pass_context
@@ -536,10 +539,13 @@ def check(
     url: str | None,
     factory: str | None,
     quick: bool,
+    skip_checks: tuple[str, ...],
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run the conformance suite against the store at URL, which must be empty.
 
+    For an http:// or https:// URL, first check the server itself against the kv HTTP
+    protocol (kv-flask's PROTOCOL.md) with raw HTTP, then run the suite through the client.
     Prints which parts of the contract failed, if any (pytest's full report with -v).
     Extra arguments go to pytest (for example -x or -n 2). Exit codes: 0 conforms, 1 does
     not conform, 2 the store cannot be checked (bad URL, not empty), 4 unavailable.
@@ -550,7 +556,9 @@ def check(
     from ._check import check_store
 
     target = None if factory else _url(ctx, url)
-    code, verdict = check_store(target, factory, quick=quick, pytest_args=pytest_args)
+    code, verdict = check_store(
+        target, factory, quick=quick, pytest_args=pytest_args, skip_checks=skip_checks
+    )
     for line in verdict:
         click.echo(line, err=True)
     ctx.exit(code)
@@ -601,9 +609,11 @@ def bench(ctx: click.Context, url: str | None, count: int, size: int, as_json: b
 
 
 def main(prog_name: str = "kv") -> int:
-    """Entry point of the ``kv`` console script (and of ``python -m kv_cli``); the exit code.
+    """Run the ``kv`` command on ``sys.argv``; the exit code.
 
-    Ctrl-C ends any command with exit code 130 and no traceback.
+    The console script's entry point, :func:`kv_cli._entry.main`, calls it for every command
+    line but a plain ``kv --help``. Ctrl-C ends any command with exit code 130 and no
+    traceback.
     """
     try:
         result = cli.main(prog_name=prog_name, standalone_mode=False)
