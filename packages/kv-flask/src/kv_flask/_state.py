@@ -70,6 +70,7 @@ class KvState:
     config: Any = None
     _checked_token: str | None = field(default=None, repr=False)
     _refused: str | None = field(default=None, repr=False)
+    _versioned: bool | None = field(default=None, repr=False)
     _hosts: tuple[Any, HostRules] | None = field(default=None, repr=False)
     _origins: tuple[Any, OriginRules] | None = field(default=None, repr=False)
 
@@ -92,6 +93,18 @@ class KvState:
             declared = getattr(capabilities, "refused_characters", None) or frozenset()
             self._refused = "".join(sorted(set(declared) - API_REFUSED_CHARACTERS - {"/"}))
         return self._refused
+
+    @property
+    def versioned(self) -> bool:
+        """Whether the store declares ``compare_and_set``: then ``ETag`` is its version of
+        the key, conditional requests call its ``set_if`` / ``delete_if``, and the
+        per-process locks are not taken (the store is atomic across processes itself)."""
+        versioned = self._versioned
+        if versioned is None:
+            capabilities = getattr(self.store, "capabilities", None)
+            versioned = getattr(capabilities, "compare_and_set", False) is True
+            self._versioned = versioned
+        return versioned
 
     @property
     def validate_key(self) -> Any:
@@ -191,7 +204,13 @@ class KvState:
 
     @contextmanager
     def locked(self, keys: list[str]) -> Iterator[None]:
-        """Hold the lock stripes of *keys*, taken in a fixed order so two calls never deadlock."""
+        """Hold the lock stripes of *keys*, taken in a fixed order so two calls never deadlock.
+
+        None for a :attr:`versioned` store: its own compare-and-set needs no help.
+        """
+        if self.versioned:
+            yield
+            return
         stripes = sorted({hash(key) % LOCK_STRIPES for key in keys})
         with ExitStack() as stack:
             for index in stripes:
