@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,9 +19,10 @@ class CountingDict(MemoryDict):
     """A MemoryDict whose versions are a per-key write count with a *style*, recording
     each compare-and-set call: its versions are not digests of the value."""
 
-    def __init__(self, style: str = "n{}") -> None:
+    def __init__(self, style: str = "n{}", *, delay: float = 0.0) -> None:
         super().__init__()
         self.style = style
+        self.delay = delay
         self.versions: dict[str, str] = {}
         self.counter = 0
         self.cas_calls: list[tuple[str, str, str | None]] = []
@@ -32,6 +34,7 @@ class CountingDict(MemoryDict):
         return self.versions[key]
 
     def _write(self, key: str, value: bytes) -> None:
+        time.sleep(self.delay)
         with self._lock:
             self.plain_writes += 1
             self._data[key] = value
@@ -48,6 +51,7 @@ class CountingDict(MemoryDict):
 
     def _write_if(self, key: str, value: bytes, version: str | None) -> str:
         with self._lock:
+            time.sleep(self.delay)
             self.cas_calls.append(("set_if", key, version))
             if self.versions.get(key) != version:
                 msg = f"{key!r} is not at {version!r}"
@@ -249,10 +253,13 @@ def test_info_declares_compare_and_set(vclient: FlaskKvDict) -> None:
         assert kv.capabilities.compare_and_set is False
 
 
-def test_two_servers_over_one_store_lose_no_increment(versioned: CountingDict) -> None:
+def test_two_servers_over_one_store_lose_no_increment() -> None:
     """Two servers (two sets of per-process locks) over one versioned store: the condition
     is the store's, so clients of both lose no increment."""
     threads, increments = 4, 25
+    # Slow writes: a check made outside the store, then the write, would leave room for
+    # another server's request in between (set_if sleeps under the lock: still atomic).
+    versioned = CountingDict(delay=0.002)
     versioned.set_if("counter", b"0", version=None)
     with ServerThread(versioned, threads=4) as one, ServerThread(versioned, threads=4) as two:
         errors: list[BaseException] = []

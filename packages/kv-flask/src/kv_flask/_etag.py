@@ -44,8 +44,13 @@ def version_tag(version: str) -> str:
     return _ENCODED + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def version_of_tag(tag: str) -> str | None:
-    """The version :func:`version_tag` made *tag* from; ``None`` if it made no such tag."""
+def version_of_tag(tag: str | None) -> str | None:
+    """The version :func:`version_tag` made *tag* from; ``None`` if it made no such tag.
+
+    *tag* ``None`` or ``""`` is what Werkzeug makes of an empty tag, ``If-Match: ""``.
+    """
+    if not tag:
+        return None
     if _PLAIN_VERSION.fullmatch(tag):
         return tag
     if not tag.startswith(_ENCODED):
