@@ -12,7 +12,14 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from kv_core import Capabilities, InvalidKeyError, MemoryDict, Store, StoreUnavailable
+from kv_core import (
+    Capabilities,
+    ConflictError,
+    InvalidKeyError,
+    MemoryDict,
+    Store,
+    StoreUnavailable,
+)
 
 
 class DropsEmptyValues(MemoryDict):
@@ -248,6 +255,30 @@ class ListsInsteadOfIterating(MemoryDict):
         return [key for key in list(self._data) if key.startswith(prefix)]  # type: ignore[return-value]
 
 
+class SetIfIgnoresVersion(MemoryDict):
+    """set_if with a version writes whenever the key exists, whatever its version."""
+
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        if version is None:
+            return super()._write_if(key, value, None)
+        if key not in self._data:
+            raise ConflictError(key)
+        self._data[key] = value
+        return self._read_with_version(key)[1]
+
+
+class SetIfNotAtomic(MemoryDict):
+    """Compares the version, then writes, without a lock between: racing writers both win."""
+
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        current = None if key not in self._data else self._read_with_version(key)[1]
+        if current != version:
+            raise ConflictError(key)
+        time.sleep(0.001)
+        self._data[key] = value
+        return self._read_with_version(key)[1]
+
+
 BROKEN = [
     DropsEmptyValues,
     CaseInsensitive,
@@ -272,6 +303,8 @@ BROKEN = [
     UpdateIgnoresKeysObjects,
     IteratesLiveDict,
     ListsInsteadOfIterating,
+    SetIfIgnoresVersion,
+    SetIfNotAtomic,
 ]
 
 

@@ -29,6 +29,7 @@ class TestFileSystemDictConformance(StoreConformance):
         hierarchical_keys=True,
         invalid_keys=("", "/abs", "a/../b", "../up", "./a", "a//b", "a/", "a\\b", "a\x00b"),
         refused_characters=frozenset("\x00\\") | LONE_SURROGATES,
+        compare_and_set=True,
     )
 
     @pytest.fixture(params=[True, False], ids=["durable", "not-durable"])

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
+from .errors import ReadOnlyError
 from .store import IDENTITY
-from .wrapping import Wrapper
+from .wrapping import Wrapper, delete_if_in, read_with_version_from, write_if_to
 
 __all__ = ["ReadOnlyDict", "WriteOnlyDict"]
 
@@ -19,6 +20,10 @@ class ReadOnlyDict(Wrapper):
     hold still raises ``KeyError``, as on a dict; ``pop`` returns the value and keeps it. A
     discarded write still refuses a key the store could never hold; its value is not
     encoded, since nothing is stored.
+
+    ``get_with_version`` passes through. ``set_if`` and ``delete_if`` raise
+    :class:`~kv_core.ReadOnlyError` instead of being discarded: they answer whether the
+    write happened (and ``set_if`` returns a version), so discarding them would lie.
     """
 
     def __init__(self, store: MutableMapping[Any, Any]) -> None:
@@ -65,6 +70,17 @@ class ReadOnlyDict(Wrapper):
     def _clear(self) -> None:
         pass
 
+    def _read_with_version(self, key: Any) -> tuple[Any, str]:
+        return read_with_version_from(self._link, key)
+
+    def _write_if(self, key: Any, value: Any, version: str | None) -> str:
+        msg = f"set_if through a ReadOnlyDict: {self._store!r} is not written from here"
+        raise ReadOnlyError(msg)
+
+    def _delete_if(self, key: Any, version: str) -> None:
+        msg = f"delete_if through a ReadOnlyDict: {self._store!r} is not changed from here"
+        raise ReadOnlyError(msg)
+
 
 class WriteOnlyDict(Wrapper):
     """Writes and deletes pass through to *store*; every read raises ``KeyError``.
@@ -72,6 +88,10 @@ class WriteOnlyDict(Wrapper):
     ``len()`` is 0, iteration is empty and ``in`` is ``False``, so in a
     :class:`~kv_core.TieredStorageDict` the wrapped master takes writes but never serves reads.
     Keys are still checked on reads (a non-``str`` key is a ``TypeError``, not a miss).
+
+    ``set_if`` and ``delete_if`` are writes, so they pass through to *store* (a version comes
+    from the ``set_if`` that wrote it); ``get_with_version`` is a read and raises
+    ``KeyError``.
     """
 
     def __init__(self, store: MutableMapping[Any, Any]) -> None:
@@ -112,3 +132,12 @@ class WriteOnlyDict(Wrapper):
 
     def _clear(self) -> None:
         self._link.clear()
+
+    def _read_with_version(self, key: Any) -> tuple[Any, str]:
+        raise KeyError(key)
+
+    def _write_if(self, key: Any, value: Any, version: str | None) -> str:
+        return write_if_to(self._link, key, value, version)
+
+    def _delete_if(self, key: Any, version: str) -> None:
+        delete_if_in(self._link, key, version)

@@ -36,6 +36,10 @@ class Capabilities:
         not a character of this set. ``None`` (the default, for stores written before
         kv-core 0.3): not declared; the conformance suite then skips its character checks
         and says so, and a kv-flask server publishes no set. Every store should declare it.
+    :param compare_and_set: ``get_with_version``, ``set_if`` and ``delete_if`` work, natively
+        and atomically: as safe across processes (and hosts) as the store's plain writes
+        are. ``False`` (the default, for stores written before kv-core 0.4): they raise
+        :class:`~kv_core.UnsupportedError`.
     """
 
     persistent: bool
@@ -48,6 +52,7 @@ class Capabilities:
     hierarchical_keys: bool
     invalid_keys: tuple[str, ...]
     refused_characters: frozenset[str] | None = None
+    compare_and_set: bool = False
 
     def __repr__(self) -> str:
         # Sorted, and the 2048 surrogates named rather than listed: the repr is printed in
@@ -108,4 +113,5 @@ def combine(parts: list[Capabilities]) -> Capabilities:
         hierarchical_keys=any(p.hierarchical_keys for p in parts),
         invalid_keys=tuple(invalid),
         refused_characters=_union_declared([p.refused_characters for p in parts]),
+        compare_and_set=all(p.compare_and_set for p in parts),
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from .capabilities import Capabilities
 from .codec import Deserializer, Serializer
+from .errors import ConflictError
 from .store import IDENTITY, Store
 from .urls import read_options
 
@@ -23,6 +24,12 @@ class MemoryDict(Store):
     Nothing is kept after the process ends. A forked child gets a copy of the data as it was
     at the fork; later writes in either process are not seen by the other.
 
+    Compare-and-set runs under the lock, so ``set_if`` and ``delete_if`` are atomic among
+    themselves. A version is a hash of the value (BLAKE2b, 128 bits, in hex): writing a key
+    back to a value it had before gives it that value's version again (ABA). Plain writes
+    and deletes do not take the lock; one that races a ``set_if`` of the same key may be
+    overwritten by it, so guard a key by having every writer of it use ``set_if``.
+
     :param initial: Pairs to start with, as for ``dict``.
     """
 
@@ -37,6 +44,7 @@ class MemoryDict(Store):
         hierarchical_keys=False,
         invalid_keys=(),
         refused_characters=frozenset(),
+        compare_and_set=True,
     )
 
     def __init__(
@@ -160,8 +168,40 @@ class MemoryDict(Store):
         with self._lock:
             self._data.clear()
 
+    def _read_with_version(self, key: str) -> tuple[bytes, str]:
+        value = self._data[key]
+        return value, _version_of(value)
+
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        with self._lock:
+            current = self._data.get(key)
+            if version is None:
+                if current is not None:
+                    msg = f"{key!r} exists; set_if(version=None) only creates a key"
+                    raise ConflictError(msg)
+            elif current is None or _version_of(current) != version:
+                msg = f"{key!r} no longer has version {version!r}"
+                raise ConflictError(msg)
+            self._data[key] = value
+        return _version_of(value)
+
+    def _delete_if(self, key: str, version: str) -> None:
+        with self._lock:
+            current = self._data.get(key)
+            if current is None or _version_of(current) != version:
+                msg = f"{key!r} no longer has version {version!r}"
+                raise ConflictError(msg)
+            del self._data[key]
+
     def _describe(self) -> str:
         return f"{len(self._data)} keys"
+
+
+def _version_of(value: bytes) -> str:
+    # Imported here: hashlib is not needed by `import kv_core`, nor by most stores.
+    import hashlib
+
+    return hashlib.blake2b(value, digest_size=16).hexdigest()
 
 
 #: Each method of the dict API above and the primitive whose work it does inline.

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any, TypeVar
 
-from .errors import StoreUnavailable
+from .capabilities import Capabilities
+from .errors import StoreUnavailable, UnsupportedError
 from .store import MISSING, Store
-from .wrapping import SUBSCRIPT, Link, Wrapper, encoder_for
+from .wrapping import (
+    SUBSCRIPT,
+    Link,
+    Wrapper,
+    delete_if_in,
+    encoder_for,
+    read_with_version_from,
+    write_if_to,
+)
 
 __all__ = ["RandomChoiceDict"]
 
@@ -28,6 +38,11 @@ class RandomChoiceDict(Wrapper):
     Every operation first has every store accept the key, and every write has every store's
     codec accept the value, so a key or value one replica refuses is refused every time, not
     whenever that replica happens to be picked.
+
+    Compare-and-set is declared, and passes through, only over one store: over replicas a
+    version read from one would be checked against another, so with several stores
+    ``get_with_version``, ``set_if`` and ``delete_if`` raise
+    :class:`~kv_core.UnsupportedError`.
     """
 
     def __init__(self, stores: Sequence[MutableMapping[Any, Any]]) -> None:
@@ -46,6 +61,14 @@ class RandomChoiceDict(Wrapper):
         )
         self._getters = tuple(link.get for link in self._links)
         self._encode, self._one_codec = encoder_for(self._links)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The weakest of every store's; ``compare_and_set`` only over a single store."""
+        combined = super().capabilities
+        if len(self._links) == 1:
+            return combined
+        return dataclasses.replace(combined, compare_and_set=False)
 
     def _check_key(self, key: Any) -> Any:
         """Check *key* with every reachable store.
@@ -176,3 +199,23 @@ class RandomChoiceDict(Wrapper):
 
     def _clear(self) -> None:
         self._links[self._pick()].clear()
+
+    # -- compare-and-set: over one store only (see the class docstring) ---------------------
+
+    def _only_link(self) -> Link:
+        if len(self._links) != 1:
+            msg = (
+                f"RandomChoiceDict over {len(self._links)} stores has no compare-and-set: a "
+                "version read from one replica would be checked against another"
+            )
+            raise UnsupportedError(msg)
+        return self._links[0]
+
+    def _read_with_version(self, key: Any) -> tuple[Any, str]:
+        return read_with_version_from(self._only_link(), key)
+
+    def _write_if(self, key: Any, value: Any, version: str | None) -> str:
+        return write_if_to(self._only_link(), key, value, version)
+
+    def _delete_if(self, key: Any, version: str) -> None:
+        delete_if_in(self._only_link(), key, version)

@@ -10,7 +10,13 @@ from typing import Any
 from .capabilities import Capabilities
 from .errors import InvalidKeyError
 from .store import IDENTITY
-from .wrapping import Wrapper, capabilities_of
+from .wrapping import (
+    Wrapper,
+    capabilities_of,
+    delete_if_in,
+    read_with_version_from,
+    write_if_to,
+)
 
 __all__ = ["SerializedDict"]
 
@@ -43,6 +49,9 @@ class SerializedDict(Wrapper):
 
     Keys with a serializer are opaque to the wrapped store, so listing by prefix filters
     the deserialized ``str`` keys here instead of asking the store.
+
+    Compare-and-set passes through to the wrapped store (with the key and value serialized),
+    where it declares ``compare_and_set``; versions are the wrapped store's.
     """
 
     def __init__(
@@ -98,6 +107,7 @@ class SerializedDict(Wrapper):
             hierarchical_keys=False,
             invalid_keys=(),
             refused_characters=frozenset(),
+            compare_and_set=inner.compare_and_set,
         )
 
     def _check_key(self, key: Any) -> Any:
@@ -173,6 +183,15 @@ class SerializedDict(Wrapper):
 
     def _clear(self) -> None:
         self._link.clear()
+
+    def _read_with_version(self, key: Any) -> tuple[Any, str]:
+        return read_with_version_from(self._link, key)
+
+    def _write_if(self, key: Any, value: Any, version: str | None) -> str:
+        return write_if_to(self._link, key, value, version)
+
+    def _delete_if(self, key: Any, version: str) -> None:
+        delete_if_in(self._link, key, version)
 
     def get_many(self, keys: Any) -> dict[Any, Any]:
         """``{key: value}`` for the *keys* present, keyed by the caller's own keys."""

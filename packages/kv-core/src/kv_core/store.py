@@ -8,6 +8,11 @@ in fewer round trips or atomically, and ``_validate_key`` / ``_validate_prefix``
 it cannot hold. Key type checks, the value codec, the serializer arguments, batch fallbacks
 and the context manager live here and nowhere else.
 
+A backend that declares ``Capabilities.compare_and_set`` also writes ``_read_with_version``,
+``_write_if`` and ``_delete_if``, each one atomic step on its storage. They have no fallback
+here (one made of ``_read`` and ``_write`` would not be atomic across processes): the base
+class raises :class:`~kv_core.UnsupportedError`.
+
 The dict API is the only place a key is checked and a value encoded: ``store[key]`` is
 ``_decode(_read(_check_key(key)))`` and ``store[key] = value`` is
 ``_write(_check_key(key), _encode(value))``. The wrappers (:mod:`kv_core.wrapping`) rely on
@@ -37,6 +42,7 @@ from typing import Any, Self
 
 from .capabilities import Capabilities
 from .codec import Deserializer, Serializer, ValueCodec, to_bytes
+from .errors import UnsupportedError
 
 __all__ = ["IDENTITY", "MISSING", "Store"]
 
@@ -66,6 +72,15 @@ def _iter_items(store: Store) -> Iterator[tuple[Any, Any]]:
         for key in chunk:
             if key in found:
                 yield key, found[key]
+
+
+def _check_version(version: object) -> None:
+    if not isinstance(version, str):
+        msg = f"version must be a str from get_with_version or set_if, not {type(version).__name__}"
+        raise TypeError(msg)
+    if not version:
+        msg = "version must be a str from get_with_version or set_if, not empty"
+        raise ValueError(msg)
 
 
 class _ItemsView(ItemsView[str, Any]):
@@ -205,6 +220,35 @@ class Store(MutableMapping[str, Any], abc.ABC):
         except KeyError:
             self._write(key, value)
             return value
+
+    # -- compare-and-set primitives: no fallback, since one made of _read and _write would
+    # -- not be atomic across processes, which is the whole point of the capability.
+
+    def _read_with_version(self, key: str) -> tuple[bytes, str]:
+        """The stored bytes of *key* and its version; ``KeyError`` if it is missing.
+
+        A backend that declares ``compare_and_set`` overrides this and the two below.
+        """
+        raise UnsupportedError(self._no_compare_and_set())
+
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        """Store *value* only if *key*'s version is *version* (``None``: only if absent).
+
+        Return the new version; raise ``ConflictError`` and write nothing otherwise. The
+        check and the write are one atomic step.
+        """
+        raise UnsupportedError(self._no_compare_and_set())
+
+    def _delete_if(self, key: str, version: str) -> None:
+        """Remove *key* only if its version is *version*; ``ConflictError`` otherwise
+        (a missing key included)."""
+        raise UnsupportedError(self._no_compare_and_set())
+
+    def _no_compare_and_set(self) -> str:
+        return (
+            f"{type(self).__name__} does not support compare-and-set "
+            "(capabilities.compare_and_set is False)"
+        )
 
     def _close(self) -> None:
         """Release connections or handles; called once by ``close()``."""
@@ -358,6 +402,53 @@ class Store(MutableMapping[str, Any], abc.ABC):
         checked = list(dict.fromkeys(self._check_key(key) for key in keys))
         if checked:
             self._delete_many(checked)
+
+    # -- compare-and-set (where capabilities.compare_and_set) --------------------------------
+
+    def get_with_version(self, key: str) -> tuple[Any, str]:
+        """Return ``(value, version)`` of *key*, for a later :meth:`set_if` or :meth:`delete_if`.
+
+        The value is what ``store[key]`` returns; the version is an opaque, non-empty
+        ``str`` that changes with every write of the key (compare it only for equality, and
+        only with versions of the same key in the same store).
+
+        :raises KeyError: *key* is missing.
+        :raises UnsupportedError: the store does not declare ``compare_and_set``.
+        """
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        raw, version = self._read_with_version(key)
+        decode = self._decode
+        return (raw if decode is IDENTITY else decode(raw)), version
+
+    def set_if(self, key: str, value: Any, *, version: str | None) -> str:
+        """Store *value* only if *key* still has *version*; with ``version=None``, only if absent.
+
+        The check and the write are one atomic step, as safe across processes as the
+        store's plain writes. Returns the new version.
+
+        :raises ConflictError: the key has another version, is missing (a *version* was
+            given) or exists (``version=None``); nothing was written.
+        :raises UnsupportedError: the store does not declare ``compare_and_set``.
+        :raises TypeError: *version* is not a ``str`` or ``None``.
+        :raises ValueError: *version* is ``""`` (no key ever has it).
+        """
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        if version is not None:
+            _check_version(version)
+        return self._write_if(key, self._encode(value), version)
+
+    def delete_if(self, key: str, *, version: str) -> None:
+        """Remove *key* only if it still has *version*.
+
+        :raises ConflictError: the key has another version or is missing; nothing changed.
+        :raises UnsupportedError: the store does not declare ``compare_and_set``.
+        """
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        _check_version(version)
+        self._delete_if(key, version)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
+from .capabilities import Capabilities
 from .errors import KVError, StoreUnavailable
 from .store import MISSING
-from .wrapping import SUBSCRIPT, Wrapper, accepts_writes, encoder_for, serves_reads
+from .wrapping import (
+    SUBSCRIPT,
+    Wrapper,
+    accepts_writes,
+    capabilities_of,
+    delete_if_in,
+    encoder_for,
+    read_with_version_from,
+    serves_reads,
+    write_if_to,
+)
 
 __all__ = ["TieredStorageDict"]
 
@@ -49,6 +61,16 @@ class TieredStorageDict(Wrapper):
       reaches, before any tier is touched: a key or value that one tier refuses (a
       ``TypeError`` from its serializer, an ``InvalidKeyError``) changes nothing anywhere.
 
+    - Compare-and-set is the originals' tier's: ``compare_and_set`` is declared when that
+      tier declares it, and ``get_with_version`` reads value and version from it (not from
+      a copy, which has no versions). ``set_if`` removes the key from the copies (as a write
+      does), applies the condition to the originals' tier and, if it held, writes the copies
+      tail towards head; the source's version is then read again, and if another write got
+      in meanwhile the copies just written are taken out. A copy that fails to take its
+      copy is skipped (it was emptied first), since the write itself was made. ``delete_if``
+      removes the key from the copies, then applies the condition to the originals' tier.
+      The versions are the originals' tier's.
+
     Wrap a tier in :class:`~kv_core.ReadOnlyDict` to skip it on write, or in
     :class:`~kv_core.WriteOnlyDict` to skip it on read.
     """
@@ -80,6 +102,12 @@ class TieredStorageDict(Wrapper):
         self._encode, self._one_codec = encoder_for(self._written)
         self._invalidators = tuple(links[depth].delete for depth in self._copies)
         self._writers = tuple(link.write for link in self._written)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The weakest of every tier's, but ``compare_and_set`` is the originals' tier's."""
+        truth = capabilities_of(self._inner[self._truth])
+        return dataclasses.replace(super().capabilities, compare_and_set=truth.compare_and_set)
 
     # -- tiers that are down ---------------------------------------------------------------
 
@@ -269,3 +297,55 @@ class TieredStorageDict(Wrapper):
     def _clear(self) -> None:
         for link in self._links:
             link.clear()
+
+    # -- compare-and-set: the condition is the originals' tier's ----------------------------
+
+    def _read_with_version(self, key: Any) -> tuple[Any, str]:
+        return read_with_version_from(self._links[self._truth], key)
+
+    def _write_if(self, key: Any, value: Any, version: str | None) -> str:
+        for delete in self._invalidators:
+            try:  # noqa: SIM105 - as in _write
+                delete(key)
+            except KeyError:
+                pass
+        # self._written starts with the originals' tier, then the copies tail to head.
+        truth, *copies = self._written
+        new = write_if_to(truth, key, value if self._one_codec else value[0], version)
+        written = []
+        for index, link in enumerate(copies, start=1):
+            try:
+                link.write(key, value if self._one_codec else value[index])
+            except (KVError, OSError) as exc:
+                logger.debug("copy of a set_if into %r failed: %r", link.mapping, exc)
+                continue
+            written.append(link)
+        if written:
+            self._recheck_version(key, new, written)
+        return new
+
+    def _recheck_version(self, key: Any, version: str, written: list[Any]) -> None:
+        # Another set_if (or write) may have reached the source after this one and written
+        # its copies before this one wrote its own: if the source moved on, take this
+        # one's copies out again, so no copy is older than the source.
+        try:
+            _, now = read_with_version_from(self._links[self._truth], key)
+        except (KeyError, KVError, OSError):
+            now = None
+        if now == version:
+            return
+        for link in written:
+            try:
+                link.delete(key)
+            except KeyError:
+                continue
+            except (KVError, OSError) as exc:
+                logger.warning("%r may keep an old copy of a key: %r", link.mapping, exc)
+
+    def _delete_if(self, key: Any, version: str) -> None:
+        for delete in self._invalidators:
+            try:  # noqa: SIM105 - as in _write
+                delete(key)
+            except KeyError:
+                pass
+        delete_if_in(self._links[self._truth], key, version)

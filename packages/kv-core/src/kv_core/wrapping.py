@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 from .capabilities import Capabilities, combine
+from .errors import UnsupportedError
 from .memory import MemoryDict
 from .store import IDENTITY, MISSING, Store
 
@@ -42,8 +43,11 @@ __all__ = [
     "accepts_writes",
     "capabilities_of",
     "close_all",
+    "delete_if_in",
     "encoder_for",
+    "read_with_version_from",
     "serves_reads",
+    "write_if_to",
 ]
 
 # A plain dict promises what the in-memory reference store promises.
@@ -241,6 +245,41 @@ def encoder_for(links: Sequence[Link]) -> tuple[Callable[[Any], Any], bool]:
         return tuple(done[slot] for slot in slots)
 
     return encode_for_each, False
+
+
+# -- compare-and-set through a link ----------------------------------------------------------
+# Not Link attributes: compare-and-set is rare next to reads and writes, so it costs the
+# links nothing at construction, and these reach the store's primitives the way Link does
+# (the key as the wrapper checked it, rewritten by a store that rewrites keys; the value
+# as that store's codec encoded it; a read decoded by the store that held it).
+
+
+def _versioned_store(link: Link) -> tuple[Store, Callable[[Any], Any] | None]:
+    store = link.mapping
+    if not isinstance(store, Store):
+        msg = f"{type(store).__name__} is a plain mapping: it has no compare-and-set"
+        raise UnsupportedError(msg)
+    return store, (store._check_key if _rewrites_keys(store) else None)
+
+
+def read_with_version_from(link: Link, key: Any) -> tuple[Any, str]:
+    """``(value, version)`` of *key* in the mapping of *link*, the value decoded by it."""
+    store, rewrite = _versioned_store(link)
+    raw, version = store._read_with_version(key if rewrite is None else rewrite(key))
+    decode = store._decode
+    return (raw if decode is IDENTITY else decode(raw)), version
+
+
+def write_if_to(link: Link, key: Any, value: Any, version: str | None) -> str:
+    """``_write_if`` of the mapping of *link*: *value* as its codec encoded it."""
+    store, rewrite = _versioned_store(link)
+    return store._write_if(key if rewrite is None else rewrite(key), value, version)
+
+
+def delete_if_in(link: Link, key: Any, version: str) -> None:
+    """``_delete_if`` of the mapping of *link*."""
+    store, rewrite = _versioned_store(link)
+    store._delete_if(key if rewrite is None else rewrite(key), version)
 
 
 class Wrapper(Store):

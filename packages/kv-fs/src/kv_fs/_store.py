@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import itertools
 import os
 import stat
@@ -21,11 +22,19 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from kv_core import Capabilities, InvalidKeyError, KeyConflictError, OutOfSpaceError, Store
+from kv_core import (
+    Capabilities,
+    ConflictError,
+    InvalidKeyError,
+    KeyConflictError,
+    OutOfSpaceError,
+    Store,
+)
 from kv_core.codec import Deserializer, Serializer
 
 from ._beneath import open_beneath
 from ._keys import REFUSED_CHARACTERS, KeyRules
+from ._locks import key_lock
 from ._noreplace import rename_noreplace
 from ._paths import resolve_paths
 from ._tree import DIR_FLAGS, DIRECTORY, NOFOLLOW, Listing, close_all, make_dirs, open_dirs, prune
@@ -65,6 +74,10 @@ class _Pid:
 os.register_at_fork(after_in_child=_Pid.refresh)
 
 
+def _version_of(value: bytes) -> str:
+    return hashlib.blake2b(value, digest_size=16).hexdigest()
+
+
 def _supported() -> bool:
     # os.replace shares renameat with os.rename but is missing from supports_dir_fd.
     needed = (os.open, os.stat, os.mkdir, os.rmdir, os.unlink, os.rename)
@@ -86,6 +99,11 @@ class FileSystemDict(Store):
     ``os.replace``, so a reader sees the old value or the new one, never a mix. ``/`` in a
     key makes directories, created as needed and removed again when their last key is
     deleted. Safe to share between threads and processes, and usable in a forked child.
+
+    Compare-and-set (``get_with_version``, ``set_if``, ``delete_if``) holds a per-key lock,
+    a ``flock`` on a lock file in *scratch_path*, while it compares and writes; a version is
+    a hash of the file's bytes (see the README, "Compare-and-set"). It is safe across the
+    processes of one host that open the storage with the same *scratch_path*.
 
     :param storage_path: The directory holding the keys; created if missing.
     :param scratch_path: Where values are written before the rename; created if missing.
@@ -146,6 +164,7 @@ class FileSystemDict(Store):
             hierarchical_keys=True,
             invalid_keys=("", "/abs", "a/../b", "../up", "./a", "a//b", "a/", "a\\b", "a\x00b"),
             refused_characters=REFUSED_CHARACTERS,
+            compare_and_set=True,
         )
 
     # -- what it declares and offers -----------------------------------------------------
@@ -542,6 +561,40 @@ class FileSystemDict(Store):
             return value
         finally:
             close_all(fds)
+
+    # -- compare-and-set -------------------------------------------------------------------
+    # The version is a hash of the bytes in the file, so stores written by kv-fs 0.3 have
+    # versions without a change of layout, and a reader needs no lock: a file is replaced
+    # whole by a rename, so the bytes read and their hash always agree. Writers of set_if
+    # and delete_if hold the key's lock from the comparison to the rename or unlink.
+
+    def _read_with_version(self, key: str) -> tuple[bytes, str]:
+        value = self._read(key)
+        return value, _version_of(value)
+
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        with key_lock(self._dir_fd(self._scratch_fd), key):
+            self._check_version(key, version)
+            self._write(key, value)
+        return _version_of(value)
+
+    def _delete_if(self, key: str, version: str) -> None:
+        with key_lock(self._dir_fd(self._scratch_fd), key):
+            self._check_version(key, version)
+            self._delete(key)
+
+    def _check_version(self, key: str, version: str | None) -> None:
+        try:
+            current: str | None = _version_of(self._read(key))
+        except KeyError:
+            current = None
+        if current == version:
+            return
+        if version is None:
+            msg = f"{key!r} exists; set_if(version=None) only creates a key"
+        else:
+            msg = f"{key!r} no longer has version {version!r}"
+        raise ConflictError(msg)
 
     # -- listing ------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ if typing.TYPE_CHECKING:
     from ._base import Opener as Opener
     from ._base import StoreFactory as StoreFactory
     from ._batch import BatchTests as BatchTests
+    from ._cas import CompareAndSetTests as CompareAndSetTests
     from ._concurrency import ConcurrencyTests as ConcurrencyTests
     from ._errors import ErrorContractTests as ErrorContractTests
     from ._keys import KeyTests as KeyTests
@@ -38,6 +39,7 @@ if typing.TYPE_CHECKING:
 _EXPORTS = {
     "BatchTests": "._batch",
     "Capabilities": "..capabilities",
+    "CompareAndSetTests": "._cas",
     "ConcurrencyTests": "._concurrency",
     "ErrorContractTests": "._errors",
     "KeyTests": "._keys",
@@ -60,6 +62,7 @@ _NEEDS = ("pytest", "hypothesis")
 __all__ = [
     "BatchTests",
     "Capabilities",
+    "CompareAndSetTests",
     "ConcurrencyTests",
     "ErrorContractTests",
     "KeyTests",

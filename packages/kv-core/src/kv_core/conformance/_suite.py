@@ -9,6 +9,7 @@ from ..capabilities import Capabilities
 from ..store import Store
 from ._base import SuiteBase
 from ._batch import BatchTests
+from ._cas import CompareAndSetTests
 from ._concurrency import ConcurrencyTests
 from ._errors import ErrorContractTests
 from ._keys import KeyTests
@@ -29,6 +30,7 @@ class StoreConformance(
     KeyTests,
     ValueTests,
     BatchTests,
+    CompareAndSetTests,
     ConcurrencyTests,
     PersistenceTests,
     StatefulTests,
