@@ -90,9 +90,9 @@ def test_set_if_refuses_an_empty_etag_before_sending(client, store, etag):
         return original(method, url, *args, **kwargs)
 
     session.request = recording  # type: ignore[method-assign]
-    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="etag"):
+    with pytest.warns(DeprecationWarning, match="etag"), pytest.raises(ValueError, match="etag"):
         client.set_if("k", b"new", etag=etag)
-    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="etag"):
+    with pytest.warns(DeprecationWarning, match="etag"), pytest.raises(ValueError, match="etag"):
         client.set_if("missing", b"new", etag=etag)
     assert sent == []
     assert store._data == {"k": b"old"}

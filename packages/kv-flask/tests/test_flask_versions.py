@@ -234,7 +234,7 @@ def test_awkward_versions_travel_encoded(raw_class: Any) -> None:
     store = CountingDict(style='v "{}", x')
     with ServerThread(store, threads=2) as server, FlaskKvDict(server.url) as kv:
         version = kv.set_if("k", b"1", version=None)
-        status, headers, _ = raw_class(server.port).request("GET", "/k")
+        _, headers, _ = raw_class(server.port).request("GET", "/k")
         assert headers["etag"] == version == f'"{version_tag(store.versions["k"])}"'
         new = kv.set_if("k", b"2", version=version)
         assert store.cas_calls[-1] == ("set_if", "k", 'v "1", x')
@@ -350,9 +350,9 @@ def test_deprecated_etag_names_warn_and_still_work(
         first = vclient.set_if("k", b"one", etag=None)
     with pytest.warns(DeprecationWarning, match="get_with_version"):
         assert vclient.get_with_etag("k") == (b"one", first)
-    with pytest.warns(DeprecationWarning), pytest.raises(PreconditionFailed):
+    with pytest.warns(DeprecationWarning, match="etag"), pytest.raises(PreconditionFailed):
         vclient.set_if("k", b"two", etag=f'"{versioned.versions["k"]}x"')
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="etag"):
         second = vclient.set_if("k", b"two", etag=first)
     assert vclient.get_with_version("k") == (b"two", second)
 

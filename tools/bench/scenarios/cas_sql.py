@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 
 from harness import Case
-from scenarios.sql import each_database
 from sqlalchemy import text
 
 from kv_flask import FlaskKvDict
 from kv_sql import GenericSqlDict
+from scenarios.sql import each_database
 
 VALUE = b"x" * 100
 
@@ -52,9 +52,7 @@ def _store_cases(name: str, store: GenericSqlDict) -> list[Case]:
         store[f"plain:{next(fresh)}"] = VALUE
 
     return [
-        Case(
-            f"{name} set_if vs set", "store[k] = v", lambda: store.__setitem__("k", VALUE), True
-        ),
+        Case(f"{name} set_if vs set", "store[k] = v", lambda: store.__setitem__("k", VALUE), True),
         Case(f"{name} set_if vs set", "set_if(k, v, version=v)", set_if),
         Case(f"{name} create vs set", "store[new] = v", plain_new, baseline=True),
         Case(f"{name} create vs set", "set_if(new, v, version=None)", create),

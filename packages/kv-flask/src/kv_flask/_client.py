@@ -98,10 +98,10 @@ class FlaskKvDict(Store):
     store, only among the requests of one server process.
 
     Errors: 404 -> ``KeyError``; 400 -> ``InvalidKeyError``; 409 -> ``KeyConflictError``;
-    412 -> :class:`PreconditionFailed` (a ``ConflictError``); 413 -> ``ValueTooLargeError``; 401/403 ->
-    ``AccessDeniedError`` (``ReadOnlyError`` for a read-only store); 507 -> ``OutOfSpaceError``;
-    a connection failure, a timeout, a redirect, 429 and 5xx -> ``StoreUnavailable``, with
-    the requests exception as its cause.
+    412 -> :class:`PreconditionFailed` (a ``ConflictError``); 413 -> ``ValueTooLargeError``;
+    401/403 -> ``AccessDeniedError`` (``ReadOnlyError`` for a read-only store); 507 ->
+    ``OutOfSpaceError``; a connection failure, a timeout, a redirect, 429 and 5xx ->
+    ``StoreUnavailable``, with the requests exception as its cause.
 
     The client is thread safe as far as :mod:`requests` is (one session shared by threads;
     its connection pool is). After a fork, the child opens a new session on first use.

@@ -111,8 +111,7 @@ def _key_operations(key_schema: dict[str, Any], body: dict[str, Any]) -> dict[st
         "responses": {
             "204": {
                 "description": (
-                    "Stored (no ETag after an unconditional write to a store with"
-                    " compare_and_set)"
+                    "Stored (no ETag after an unconditional write to a store with compare_and_set)"
                 ),
                 "headers": etag_header,
             },

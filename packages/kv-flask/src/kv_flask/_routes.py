@@ -360,9 +360,9 @@ class KvRoutes:
                     if version is None:
                         raise ApiError(412)
                     return self._versioned_call(store, key, value, version)
-            if value is not None and if_match is None and if_none_match is not None:
-                if if_none_match.star_tag:
-                    return self._versioned_call(store, key, value, None)
+            star = if_none_match is not None and if_none_match.star_tag
+            if value is not None and if_match is None and star:
+                return self._versioned_call(store, key, value, None)
             for _ in range(_CONDITION_ATTEMPTS):
                 try:
                     _, version = store.get_with_version(key)
@@ -373,9 +373,12 @@ class KvRoutes:
                     current is None or not (if_match.star_tag or if_match.contains(current))
                 ):
                     raise ApiError(412)
-                if if_none_match is not None and current is not None:
-                    if if_none_match.star_tag or if_none_match.contains(current):
-                        raise ApiError(412)
+                if (
+                    if_none_match is not None
+                    and current is not None
+                    and (if_none_match.star_tag or if_none_match.contains(current))
+                ):
+                    raise ApiError(412)
                 if value is None and version is None:
                     raise ApiError(404)
                 try:
@@ -513,7 +516,7 @@ class KvRoutes:
         return json_response(document)
 
 
-class _Again(Exception):  # noqa: N818 - a signal inside the server, never raised out
+class _Again(Exception):  # a signal inside the server, never raised out of it
     """The version a conditional write read changed before the write: read it again."""
 
 
