@@ -88,7 +88,7 @@ def _serve(url: str, stack: contextlib.ExitStack) -> str:
     stack.callback(stop)
     assert process.stderr is not None
     deadline = time.monotonic() + 60
-    seen = []
+    seen: list[str] = []
     while time.monotonic() < deadline:
         ready, _, _ = select.select([process.stderr], [], [], 0.5)
         if not ready:
