@@ -28,6 +28,7 @@ CAPABILITIES = Capabilities(
     hierarchical_keys=False,
     invalid_keys=(),
     refused_characters=frozenset(),
+    compare_and_set=True,
 )
 
 

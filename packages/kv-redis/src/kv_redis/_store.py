@@ -9,9 +9,10 @@ from typing import Any, NoReturn
 import redis
 from redis.cluster import RedisCluster
 
-from kv_core import Capabilities, Store, ValueTooLargeError
+from kv_core import Capabilities, ConflictError, Store, ValueTooLargeError
 from kv_core.codec import Deserializer, Serializer
 
+from ._cas import DELETE_IF, WRITE_IF, version_of
 from ._client import (
     RAW,
     Client,
@@ -53,6 +54,12 @@ class RedisDict(Store):
         (GETEX, Redis >= 6.2 on a primary). ``in`` and listing leave lifetimes alone.
     :param serializer: Applied to every value before it is stored; see ``kv_core.Store``.
     :param deserializer: Applied to the stored bytes of every value read.
+
+    Compare-and-set runs as one Lua script on the key's server (its node, on a cluster); a
+    version is the SHA-1 of the value. ``set_if`` is a write: it gives the key *exp_time*,
+    or no expiry, as ``d[k] = v`` does. ``get_with_version`` is a read: with
+    *sliding_expiry* it resets the lifetime. See the README, "Compare-and-set".
+
     :raises TypeError: *redis_conn* is not a synchronous redis-py client.
     :raises ValueError: *exp_time* is zero, negative or NaN; *sliding_expiry* without
         *exp_time*.
@@ -104,6 +111,7 @@ class RedisDict(Store):
             # Keys go to the server as UTF-8 with surrogatepass: every str is a key.
             invalid_keys=(),
             refused_characters=frozenset(),
+            compare_and_set=True,
         )
 
     # -- what the store is ------------------------------------------------------------------
@@ -205,6 +213,36 @@ class RedisDict(Store):
         if value is None:
             raise KeyError(key)
         return value  # type: ignore[no-any-return]
+
+    # -- compare-and-set: one script, sent once (see _cas) ---------------------------------
+
+    def _read_with_version(self, key: str) -> tuple[bytes, str]:
+        value = self._read(key)
+        return value, version_of(value)
+
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        server_key = self._ns.raw_prefix + key.encode("utf-8", KEY_ERRORS)
+        try:
+            written = WRITE_IF.run(self._client, server_key, version or "", value, *self._expiry)
+        except DRIVER_ERRORS as exc:
+            self._fail(exc, "EVALSHA")
+        if not written:
+            if version is None:
+                msg = f"{key!r} exists; set_if(version=None) only creates a key"
+            else:
+                msg = f"{key!r} no longer has version {version!r}"
+            raise ConflictError(msg)
+        return version_of(value)
+
+    def _delete_if(self, key: str, version: str) -> None:
+        server_key = self._ns.server_key(key)
+        try:
+            removed = DELETE_IF.run(self._client, server_key, version)
+        except DRIVER_ERRORS as exc:
+            self._fail(exc, "EVALSHA")
+        if not removed:
+            msg = f"{key!r} no longer has version {version!r}"
+            raise ConflictError(msg)
 
     # -- batches: one round trip -----------------------------------------------------------
 
