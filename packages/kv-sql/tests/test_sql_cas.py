@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kv_core import ConflictError, ReadOnlyError, ValueTooLargeError
+from kv_core import ConflictError, ReadOnlyError, UnsupportedError, ValueTooLargeError
 
 THREADS = 6
 
@@ -261,3 +261,27 @@ def test_set_if_of_a_value_over_half_the_packet(mariadb_backend: Any) -> None:
     with pytest.raises(ValueTooLargeError):
         store.set_if("big", bytes(limit + 1), version=version)
     assert store.get_with_version("big") == (value, version)
+
+
+def test_a_profile_without_compare_and_set_declares_none(
+    sqlite_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database whose profile does not promise compare-and-set (the generic one) says so
+    and raises UnsupportedError rather than run a check and a write that are not atomic."""
+    import dataclasses
+
+    from kv_sql import _store
+    from kv_sql._profiles import SQLITE
+
+    plain = dataclasses.replace(SQLITE, compare_and_set=False)
+    monkeypatch.setattr(_store, "profile_for", lambda name: plain)
+    store = sqlite_backend.store()
+    store["k"] = b"v"
+    assert store.capabilities.compare_and_set is False
+    with pytest.raises(UnsupportedError):
+        store.get_with_version("k")
+    with pytest.raises(UnsupportedError):
+        store.set_if("k", b"w", version=None)
+    with pytest.raises(UnsupportedError):
+        store.delete_if("k", version="1")
+    assert [v.value for v in store.history("k")] == [b"v"]
