@@ -45,7 +45,7 @@ _CONFIG_KEYS = {
 
 
 def new_locks() -> tuple[threading.Lock, ...]:
-    """The lock stripes that make compare-and-swap atomic for one store."""
+    """The lock stripes that make compare-and-swap atomic for one store without versions."""
     return tuple(threading.Lock() for _ in range(LOCK_STRIPES))
 
 
@@ -199,7 +199,8 @@ class KvState:
         return not prefix or path == prefix or path.startswith(prefix + "/")
 
     def lock_of(self, key: str) -> threading.Lock:
-        """The lock stripe of *key*: held around a single-key write or delete."""
+        """The lock stripe of *key*: held around a single-key write or delete to a store
+        without versions (see :attr:`versioned`)."""
         return self.locks[hash(key) % LOCK_STRIPES]
 
     @contextmanager
