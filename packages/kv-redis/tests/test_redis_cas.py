@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any
 
 import pytest
 import redis
@@ -11,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from kv_core import ConflictError, StoreUnavailable
+from kv_core import ConflictError, ReadOnlyError, StoreUnavailable
 from kv_core.conformance import closed_port
 from kv_dev.services import unique_name
 from kv_redis import RedisDict, _cas
@@ -158,3 +159,17 @@ def test_server_down_is_unavailable() -> None:
     with pytest.raises(StoreUnavailable):
         store.delete_if("k", version="0" * 40)
     client.close()
+
+
+def test_read_only_replica_refuses_conditional_writes(private_server: Any) -> None:
+    """On a read-only replica set_if raises ReadOnlyError; get_with_version still reads."""
+    nowhere = private_server()
+    master_port = nowhere.port
+    nowhere.stop()
+    replica = private_server("--replicaof", "127.0.0.1", str(master_port))
+    with redis.Redis(port=replica.port, socket_timeout=2) as client:
+        store = RedisDict(client, key_prefix="r:")
+        with pytest.raises(ReadOnlyError):
+            store.set_if("k", b"v", version=None)
+        with pytest.raises(KeyError):
+            store.get_with_version("k")

@@ -38,8 +38,8 @@ class Capabilities:
         and says so, and a kv-flask server publishes no set. Every store should declare it.
     :param compare_and_set: ``get_with_version``, ``set_if`` and ``delete_if`` work, natively
         and atomically: as safe across processes (and hosts) as the store's plain writes
-        are. ``False`` (the default, for stores written before kv-core 0.4): they raise
-        :class:`~kv_core.UnsupportedError`.
+        are. ``False`` (the default, so stores written for kv-core 0.3 keep building
+        theirs): they raise :class:`~kv_core.UnsupportedError`.
     """
 
     persistent: bool

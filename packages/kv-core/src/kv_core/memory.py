@@ -198,10 +198,21 @@ class MemoryDict(Store):
 
 
 def _version_of(value: bytes) -> str:
-    # Imported here: hashlib is not needed by `import kv_core`, nor by most stores.
-    import hashlib
+    digest: str = _Hash.blake2b(value, digest_size=16).hexdigest()
+    return digest
 
-    return hashlib.blake2b(value, digest_size=16).hexdigest()
+
+class _Hash:
+    """``hashlib.blake2b``, imported on first use: ``import kv_core`` must not need hashlib
+    (OpenSSL's half of it costs more than the interpreter's start), and an ``import`` in
+    ``_version_of`` would cost every call a microsecond."""
+
+    @staticmethod
+    def blake2b(value: bytes, *, digest_size: int) -> Any:
+        import hashlib
+
+        _Hash.blake2b = hashlib.blake2b  # type: ignore[method-assign,assignment]
+        return hashlib.blake2b(value, digest_size=digest_size)
 
 
 #: Each method of the dict API above and the primitive whose work it does inline.

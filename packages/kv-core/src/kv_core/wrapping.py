@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any
 
@@ -50,8 +51,8 @@ __all__ = [
     "write_if_to",
 ]
 
-# A plain dict promises what the in-memory reference store promises.
-_PLAIN_MAPPING = MemoryDict.capabilities
+# A plain dict promises what the in-memory reference store promises, but has no versions.
+_PLAIN_MAPPING = dataclasses.replace(MemoryDict.capabilities, compare_and_set=False)
 
 #: The *default* a wrapper's ``_get`` receives when it also serves as ``__getitem__``
 #: (``__getitem__ = _get``): called with the key alone, it checks the key first and raises
