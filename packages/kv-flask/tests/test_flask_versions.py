@@ -218,13 +218,42 @@ def test_if_match_naming_no_version_writes_nothing(
     assert versioned["k"] == b"v"
 
 
-def test_an_unconditional_put_has_no_etag(vraw: Any, versioned: CountingDict) -> None:
-    """A plain PUT to a versioned store is a plain write, answered without a tag."""
-    status, headers, _ = vraw.request("PUT", "/k", body=b"x")
-    assert status == 204
-    assert "etag" not in headers
-    assert versioned.plain_writes == 1
-    assert versioned.cas_calls == []
+def test_an_unconditional_put_answers_the_version_it_made(
+    vraw: Any, versioned: CountingDict
+) -> None:
+    """A plain PUT to a versioned store goes through set_if, so its ETag is the version of
+    the value it wrote (the one GET then answers), for a new key and an existing one."""
+    for body in (b"x", b"y"):
+        status, headers, _ = vraw.request("PUT", "/k", body=body)
+        assert status == 204
+        assert headers["etag"] == f'"{versioned.versions["k"]}"'
+        assert vraw.request("GET", "/k")[1]["etag"] == headers["etag"]
+    assert versioned.plain_writes == 0
+    assert versioned.cas_calls == [("set_if", "k", None), ("set_if", "k", "n1")]
+
+
+class AlwaysLosing(CountingDict):
+    """A store where another writer always gets in first: every set_if conflicts."""
+
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        self.cas_calls.append(("set_if", key, version))
+        msg = "someone else was faster"
+        raise ConflictError(msg)
+
+
+def test_an_unconditional_put_that_keeps_losing_is_made_plain(raw_class: Any) -> None:
+    """A PUT without conditions is never refused for contention: after its set_if lost
+    every try, it writes plainly and answers without a tag it cannot know."""
+    store = AlwaysLosing()
+    with ServerThread(store, threads=2) as server:
+        raw = raw_class(server.port)
+        status, headers, _ = raw.request("PUT", "/k", body=b"v")
+        assert status == 204
+        assert "etag" not in headers
+        assert raw.request("PUT", "/k", body=b"w", headers={"If-Match": "*"})[0] == 412
+    assert store["k"] == b"v"
+    assert store.plain_writes == 1
+    assert len(store.cas_calls) == 16 + 16
 
 
 def test_awkward_versions_travel_encoded(raw_class: Any) -> None:

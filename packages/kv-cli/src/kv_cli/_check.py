@@ -1,5 +1,9 @@
 """``kv check``: run the conformance suite in a fresh pytest, and give a verdict it earned.
 
+For an ``http(s)://`` URL, kv-flask's HTTP protocol checks (:mod:`kv_flask.protocol_checks`)
+run first, against the server itself with raw HTTP; their failures are reported as one
+more part of the contract (``HttpProtocol``), each with the section of PROTOCOL.md it broke.
+
 Before the suite runs, the store is opened here: a URL that cannot be opened, a store that
 holds data and a factory that cannot be imported are usage errors (exit 2), a server that
 is down is unavailability (exit 4), each in one line. Only failures of the suite are "does
@@ -137,10 +141,70 @@ def summary(what: str, report: Report, *, verbose: bool = False) -> list[str]:
     return lines
 
 
+#: The part of the contract the HTTP protocol checks report under.
+PROTOCOL_PART = "HttpProtocol"
+_PROTOCOL_ABOUT = "the kv HTTP protocol (kv-flask's PROTOCOL.md)"
+
+
+def _is_http(url: str) -> bool:
+    return url.partition("://")[0].lower() in {"http", "https"}
+
+
+@dataclass
+class _Protocol:
+    """What the HTTP protocol checks found: failures as the report writes them, and counts."""
+
+    failures: list[dict[str, Any]]
+    totals: dict[str, int]
+    skipped: list[str]
+
+
+def _protocol_checks(url: str, skip: Sequence[str]) -> _Protocol:
+    """Run kv-flask's protocol checks against the server at *url* (its store is empty)."""
+    from kv_core import InvalidStoreURL, StoreUnavailable
+    from kv_flask.protocol_checks import CannotCheck, run_checks, target_of_url
+
+    try:
+        base_url, token, timeout = target_of_url(url)
+        results = run_checks(base_url, token=token, timeout=timeout, skip=skip)
+    except (CannotCheck, InvalidStoreURL, ValueError) as exc:
+        msg = f"cannot check {redact_url(url)}: {exc}"
+        raise Exit(msg, EXIT_USAGE) from exc
+    except StoreUnavailable as exc:
+        msg = f"{redact_url(url)} is unavailable: {exc}"
+        raise Exit(msg, EXIT_UNAVAILABLE) from exc
+    failures = [
+        {
+            "part": PROTOCOL_PART,
+            "about": _PROTOCOL_ABOUT,
+            "test": result.check.name,
+            "summary": f"§{result.check.section}: {result.check.title}",
+            "reason": result.reason,
+            "unavailable": result.unavailable,
+        }
+        for result in results
+        if result.outcome == "failed"
+    ]
+    totals: dict[str, int] = defaultdict(int)
+    for result in results:
+        totals[result.outcome] += 1
+    skipped = [f"{r.check.name} ({r.reason})" for r in results if r.outcome == "skipped"]
+    return _Protocol(failures, dict(totals), skipped)
+
+
 def check_store(
-    url: str | None, factory: str | None, *, quick: bool, pytest_args: Sequence[str]
+    url: str | None,
+    factory: str | None,
+    *,
+    quick: bool,
+    pytest_args: Sequence[str],
+    skip_checks: Sequence[str] = (),
 ) -> tuple[int, list[str]]:
     """Run the suite against *url* (or the stores *factory* makes): exit code and verdict.
+
+    For an ``http(s)://`` URL, kv-flask's HTTP protocol checks run first, against the server
+    itself (raw HTTP), then the suite through ``FlaskKvDict``; the server conforms when both
+    pass. *skip_checks* names protocol checks not to run.
 
     :raises Exit: the suite is not installed, or the store cannot be checked (see above).
     """
@@ -148,12 +212,18 @@ def check_store(
     if missing:
         msg = f"kv check needs the suite ({', '.join(missing)}): pip install 'kv-core[conformance]'"
         raise Exit(msg, EXIT_ERROR)
+    protocol: _Protocol | None = None
+    if skip_checks and (factory or not url or not _is_http(url)):
+        msg = "--skip-check names HTTP protocol checks: it needs an http:// or https:// URL"
+        raise Exit(msg, EXIT_USAGE)
     if factory:
         _preflight_factory(factory)
         target, what = ["--kv-factory", factory], factory
     else:
         assert url is not None
         _preflight_url(url)
+        if _is_http(url):
+            protocol = _protocol_checks(url, skip_checks)
         target, what = ["--kv-store", url], redact_url(url)
     verbose = _verbose(pytest_args)
     args = [*target, "-q", "-p", "no:cacheprovider", "-p", "kv_cli._check_report"]
@@ -172,7 +242,20 @@ def check_store(
             env={**os.environ, REPORT_ENV: str(path)},
         ).returncode
         report = Report.read(path)
-    return _verdict(what, code, report, verbose=verbose)
+    if protocol is None:
+        return _verdict(what, code, report, verbose=verbose)
+    report.failures[:0] = protocol.failures
+    for outcome, count in protocol.totals.items():
+        report.totals[outcome] = report.totals.get(outcome, 0) + count
+    if protocol.failures and code == _PYTEST_OK:
+        code = _PYTEST_FAILED
+    code, lines = _verdict(what, code, report, verbose=verbose)
+    if code == EXIT_OK:
+        passed = protocol.totals.get("passed", 0)
+        lines = [f"{what} conforms to the kv store contract and the kv HTTP protocol"]
+        lines.append(f"  {passed} HTTP protocol checks passed (kv-flask's PROTOCOL.md)")
+        lines += [f"  skipped: {name}" for name in protocol.skipped]
+    return code, lines
 
 
 def _verdict(what: str, code: int, report: Report, *, verbose: bool) -> tuple[int, list[str]]:

@@ -528,6 +528,13 @@ def serve(
     help="Check the stores this callable makes instead of a URL.",
 )
 @click.option("--quick", is_flag=True, help="Skip the 10 MB value and the process tests.")
+@click.option(
+    "--skip-check",
+    "skip_checks",
+    metavar="NAME",
+    multiple=True,
+    help="For an http(s):// URL: a protocol check not to run (repeatable).",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @_url_option
 @click.pass_context
@@ -536,10 +543,13 @@ def check(
     url: str | None,
     factory: str | None,
     quick: bool,
+    skip_checks: tuple[str, ...],
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run the conformance suite against the store at URL, which must be empty.
 
+    For an http:// or https:// URL, first check the server itself against the kv HTTP
+    protocol (kv-flask's PROTOCOL.md) with raw HTTP, then run the suite through the client.
     Prints which parts of the contract failed, if any (pytest's full report with -v).
     Extra arguments go to pytest (for example -x or -n 2). Exit codes: 0 conforms, 1 does
     not conform, 2 the store cannot be checked (bad URL, not empty), 4 unavailable.
@@ -550,7 +560,9 @@ def check(
     from ._check import check_store
 
     target = None if factory else _url(ctx, url)
-    code, verdict = check_store(target, factory, quick=quick, pytest_args=pytest_args)
+    code, verdict = check_store(
+        target, factory, quick=quick, pytest_args=pytest_args, skip_checks=skip_checks
+    )
     for line in verdict:
         click.echo(line, err=True)
     ctx.exit(code)

@@ -109,12 +109,7 @@ def _key_operations(key_schema: dict[str, Any], body: dict[str, Any]) -> dict[st
             "content": {"application/octet-stream": {"schema": body}},
         },
         "responses": {
-            "204": {
-                "description": (
-                    "Stored (no ETag after an unconditional write to a store with compare_and_set)"
-                ),
-                "headers": etag_header,
-            },
+            "204": {"description": "Stored", "headers": etag_header},
             **_errors(400, 401, 403, 409, 411, 412, 413, 415, 503, 507),
         },
     }

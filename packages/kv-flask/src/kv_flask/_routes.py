@@ -63,9 +63,9 @@ API_ROUTES = {
 }
 _JSON = "application/json"
 _OCTETS = "application/octet-stream"
-# A conditional write to a versioned store that must read the current version first (a
-# list of tags, "*", If-None-Match with tags) reads and tries again this many times when
-# another writer gets in between; then 412.
+# A write to a versioned store that must read the current version first (a list of tags,
+# "*", If-None-Match with tags, or no condition at all) reads and tries again this many
+# times when another writer gets in between; then 412 (a plain write, for no condition).
 _CONDITION_ATTEMPTS = 16
 
 
@@ -287,13 +287,12 @@ class KvRoutes:
     def _put(self, state: KvState, req: Request, key: str, *, conditional: bool) -> Response:
         value = read_body(state.max_content_length, req)
         if state.versioned:
-            if conditional:
-                tag = self._write_versioned(state, req, key, value)
-                return ApiResponse(status=204, headers={"ETag": f'"{tag}"'})
-            # No ETag: which version this write made cannot be known without a race.
-            with _store_errors(state):
-                state.store[key] = value
-            return ApiResponse(status=204)
+            # Even without conditions, through set_if: the answer's ETag must be the version
+            # this write made, which a plain write does not tell.
+            tag = self._write_versioned(state, req, key, value)
+            if tag is None:
+                return ApiResponse(status=204)
+            return ApiResponse(status=204, headers={"ETag": f'"{tag}"'})
         # The stripe lock even without conditions: a write must not land between another
         # request's condition check and its write.
         with state.lock_of(key):
@@ -340,9 +339,10 @@ class KvRoutes:
         server processes and hosts. Returns the new value's tag; 412 if a condition fails.
 
         ``If-Match`` with one tag, and ``If-None-Match: *`` on a write, are one store call.
-        Other conditions (several tags, ``If-Match: *``, ``If-None-Match`` with tags) read
-        the current version, check it, and write conditioned on it; if another writer gets
-        in between, they read again.
+        Other conditions (several tags, ``If-Match: *``, ``If-None-Match`` with tags), and
+        a write with no condition, read the current version, check it, and write
+        conditioned on it; if another writer gets in between, they read again. A write with
+        no condition that keeps losing is made plain at last, and answered without a tag.
         """
         store: Any = state.store
         environ = req.environ
@@ -385,6 +385,9 @@ class KvRoutes:
                     return self._versioned_call(store, key, value, version, retry=True)
                 except _Again:
                     continue
+            if value is not None and if_match is None and if_none_match is None:
+                store[key] = value
+                return None
         raise ApiError(412)
 
     @staticmethod
