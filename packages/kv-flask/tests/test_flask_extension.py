@@ -286,3 +286,52 @@ def test_hooks_run_on_a_live_server(store):
             answer = http.put(f"{server.url}/k", data=b"v", timeout=5)
     assert answer.headers["X-Stamp"] == "1"
     assert store["k"] == b"v"
+
+
+def test_teardown_hooks_added_once_the_app_serves(host_app):
+    """A teardown hook added after requests were served runs, on this app and on one
+    registered later, for requests under the prefix only."""
+    kv = FlaskKv(host_app, MemoryDict(), url_prefix="/kv")
+    client = host_app.test_client()
+    assert client.put("/kv/k", data=b"v").status_code == 204
+    seen: list[str] = []
+
+    @kv.teardown_request
+    def done(error: BaseException | None) -> None:
+        seen.append(request.path)
+
+    @kv.teardown_request
+    def also(error: BaseException | None) -> None:
+        seen.append("also")
+
+    assert client.get("/kv/k").data == b"v"
+    assert client.get("/hello").data == b"hello"
+    later = Flask("later")
+    kv.init_app(later, MemoryDict({"x": b"1"}))
+    assert later.test_client().get("/kv/x").data == b"1"
+    assert seen == ["also", "/kv/k", "also", "/kv/x"]
+
+
+def test_value_answers_carry_etag_and_cache_control_that_hooks_can_replace(host_app):
+    """GET sends ETag and Cache-Control, PUT its ETag, 304 both; a hook's own win."""
+    kv = FlaskKv(host_app, MemoryDict(), url_prefix="/kv", cache_control="max-age=5")
+    client = host_app.test_client()
+    put = client.put("/kv/k", data=b"v")
+    tag = put.headers["ETag"]
+    got = client.get("/kv/k")
+    assert (got.headers["ETag"], got.headers["Cache-Control"]) == (tag, "max-age=5")
+    unchanged = client.get("/kv/k", headers={"If-None-Match": tag})
+    assert unchanged.status_code == 304
+    assert (unchanged.headers["ETag"], unchanged.headers["Cache-Control"]) == (tag, "max-age=5")
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+
+    @kv.after_request
+    def own(response: Response) -> Response:
+        response.headers["Cache-Control"] = "private"
+        response.headers["ETag"] = '"mine"'
+        return response
+
+    mine = client.get("/kv/k")
+    assert mine.headers.getlist("Cache-Control") == ["private"]
+    assert mine.headers.getlist("ETag") == ['"mine"']
+    assert mine.headers["X-Frame-Options"] == "DENY"

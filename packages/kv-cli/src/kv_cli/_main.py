@@ -29,6 +29,7 @@ from ._errors import (
 )
 from ._history import history_of, parse_moment, snapshot_of, version_record
 from ._output import encode_value, is_printable_text, shown_on_terminal
+from ._schemes import scheme_list
 
 if TYPE_CHECKING:
     from kv_core import Store
@@ -98,18 +99,13 @@ def _url_option(command: F) -> F:
     return option(command)
 
 
-def _scheme_list() -> str:
-    schemes = [s.replace("+*", "+DRIVER") for s in kv_core.registered_schemes()]
-    return ", ".join(f"{scheme}://" for scheme in schemes)
-
-
 class _Group(click.Group):
     """The kv group: its help lists the store schemes installed here."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)
         with formatter.section("Store URL schemes installed here"):
-            formatter.write_text(_scheme_list())
+            formatter.write_text(scheme_list())
 
 
 @click.group(
@@ -613,9 +609,11 @@ def bench(ctx: click.Context, url: str | None, count: int, size: int, as_json: b
 
 
 def main(prog_name: str = "kv") -> int:
-    """Entry point of the ``kv`` console script (and of ``python -m kv_cli``); the exit code.
+    """Run the ``kv`` command on ``sys.argv``; the exit code.
 
-    Ctrl-C ends any command with exit code 130 and no traceback.
+    The console script's entry point, :func:`kv_cli._entry.main`, calls it for every command
+    line but a plain ``kv --help``. Ctrl-C ends any command with exit code 130 and no
+    traceback.
     """
     try:
         result = cli.main(prog_name=prog_name, standalone_mode=False)

@@ -21,7 +21,7 @@ from flask.sansio.scaffold import T_after_request, T_before_request, T_teardown
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import RequestRedirect
 
-from ._access_log import STARTED, log_access, shown_path
+from ._access_log import ACCESS_LOGGER, STARTED, log_access, shown_path
 from ._errors import ApiError
 from ._hosts import cross_site
 from ._http import authorized, decoded_path, raw_path
@@ -81,9 +81,9 @@ class FlaskKv(Blueprint):
     token checks. The state of each app (:class:`KvState`) is in
     ``app.extensions["kv"][name]``.
 
-    Options not passed here are read from ``app.config`` at request time (``KV_TOKEN``,
-    ``KV_MAX_CONTENT_LENGTH``, ``KV_LIST_LIMIT``, ``KV_ALLOWED_HOSTS``,
-    ``KV_ALLOWED_ORIGINS``, ``KV_CACHE_CONTROL``, ``KV_LOG_KEYS``).
+    Options not passed here are read from ``app.config`` the first time a request needs
+    each, once per app (``KV_TOKEN``, ``KV_MAX_CONTENT_LENGTH``, ``KV_LIST_LIMIT``,
+    ``KV_ALLOWED_HOSTS``, ``KV_ALLOWED_ORIGINS``, ``KV_CACHE_CONTROL``, ``KV_LOG_KEYS``).
 
     :param app: The Flask application to register on now, or ``None`` (see :meth:`init_app`).
     :param store: A kv store or any ``MutableMapping`` of ``str`` to ``bytes``.
@@ -141,7 +141,8 @@ class FlaskKv(Blueprint):
         # prefix, which no blueprint-scoped hook sees.
         self.before_app_request(self._guard)
         self.after_app_request(self._finish)
-        self.teardown_app_request(self._teardown_hooks)
+        # The teardown hook is added to an app only once there is a hook to run (see
+        # _add_teardown): every hook Flask runs costs each request its dispatch.
         self.register_error_handler(ApiError, api_error_response)
         self.register_error_handler(Exception, self.unexpected_error_response)
         self.routes = KvRoutes(self.state)
@@ -181,25 +182,30 @@ class FlaskKv(Blueprint):
         state = KvState(store, prefix, self._options, locks, config=app.config)
         super().register(app, options)
         self._states[app] = state
+        if self._teardown:
+            self._add_teardown(app)
         app.extensions.setdefault("kv", {})[options.get("name", self.name)] = state
 
-    def state(self) -> KvState:
-        """The :class:`KvState` of the current app."""
-        found = request.environ.get(self._environ_key)
+    def state(self, environ: dict[str, Any] | None = None) -> KvState:
+        """The :class:`KvState` of the current app (*environ*: the current request's)."""
+        if environ is None:
+            environ = request.environ
+        found = environ.get(self._environ_key)
         if isinstance(found, KvState):
             return found
         return self._states[current_app._get_current_object()]  # type: ignore[attr-defined]
 
-    def _current(self, environ: dict[str, Any] | None = None) -> KvState | None:
+    def _current(self, req: Request | None = None) -> KvState | None:
         """The current app's state if the request is under this API's prefix, else None."""
-        if environ is None:
-            environ = request.environ
+        if req is None:
+            req = request._get_current_object()  # type: ignore[attr-defined]
+        environ = req.environ
         key = self._environ_key
         if key in environ:
             found: KvState | None = environ[key]
             return found
         state = self._states.get(current_app._get_current_object())  # type: ignore[attr-defined]
-        if state is not None and not state.covers(request.path):
+        if state is not None and not state.covers(req.path):
             state = None
         environ[key] = state  # looked up once per request, by the guard
         return state
@@ -223,17 +229,29 @@ class FlaskKv(Blueprint):
 
     def teardown_request(self, f: T_teardown) -> T_teardown:
         """Run *f(error)* at the end of every request under the prefix."""
+        first = not self._teardown
         self._teardown.append(f)
+        if first:
+            for app in list(self._states):
+                self._add_teardown(app)
         return f
+
+    def _add_teardown(self, app: Flask) -> None:
+        """Have *app* run the teardown hooks; Flask reads the list at every request."""
+        # Not app.teardown_request, which refuses once the app has served a request, nor the
+        # blueprint's record_once, which only reaches apps registered later.
+        hooks = app.teardown_request_funcs.setdefault(None, [])
+        if self._teardown_hooks not in hooks:
+            hooks.append(self._teardown_hooks)
 
     # -- the built-in hooks -----------------------------------------------------------------
 
     def _guard(self) -> Any:
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
-        environ = req.environ
-        state = self._current(environ)
+        state = self._current(req)
         if state is None:
             return None
+        environ = req.environ
         environ[STARTED] = time.perf_counter()
         host = environ.get("HTTP_HOST")
         if not state.hosts.allows(host, _server_port(state, environ), environ["wsgi.url_scheme"]):
@@ -247,7 +265,8 @@ class FlaskKv(Blueprint):
         if method not in _SAFE_METHODS:
             origin = environ.get("HTTP_ORIGIN")
             fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
-            if cross_site(method, origin, fetch_site, host, origins):
+            # Without either header the request is not from a browser page (cross_site).
+            if (origin or fetch_site) and cross_site(method, origin, fetch_site, host, origins):
                 return error_response(403, "cross_origin")
         token = state.token
         if token is not None and not authorized(token, environ):
@@ -272,15 +291,19 @@ class FlaskKv(Blueprint):
         return None
 
     def _finish(self, response: Response) -> Response:
-        environ = request.environ
-        state = self._current(environ)
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        state = self._current(req)
         if state is None:
             return response
-        for hook in reversed(self._after):
-            response = current_app.ensure_sync(hook)(response)
+        if self._after:
+            for hook in reversed(self._after):
+                response = current_app.ensure_sync(hook)(response)
         harden(response)
-        add_cors_headers(response, state.origins, environ)
-        log_access(response, state.url_prefix, log_keys=state.log_keys)
+        origins = state.origins
+        if origins.configured:
+            add_cors_headers(response, origins, req.environ)
+        if ACCESS_LOGGER.isEnabledFor(logging.INFO):
+            log_access(response, state.url_prefix, log_keys=state.log_keys)
         return response
 
     def _teardown_hooks(self, error: BaseException | None) -> None:

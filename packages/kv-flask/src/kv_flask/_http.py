@@ -106,6 +106,9 @@ def read_body(limit: int, req: Request | None = None) -> bytes:
             # read the body as empty: refuse instead of storing b"".
             raise ApiError(411)
     stream = req.stream
+    # Werkzeug's stream ends at Content-Length unless the server marks the end itself (then
+    # a read past the length could find more, which is refused below).
+    bounded = not environ.get("wsgi.input_terminated")
     parts: list[bytes] = []
     received = 0
     # The whole announced body in the first read, then one read that finds the end.
@@ -118,6 +121,8 @@ def read_body(limit: int, req: Request | None = None) -> bytes:
         received += len(chunk)
         if received > limit:
             raise ApiError(413)
+        if received == length and bounded:
+            break  # no read would find more
         size = _READ_CHUNK
     if length is not None and received != length:
         raise ApiError(400, "truncated", "The body is shorter than its Content-Length.")

@@ -38,26 +38,45 @@ SECURITY_HEADERS = {
 }
 _HARDENING = (*SECURITY_HEADERS.items(), ("Cache-Control", "no-store"))
 _HARDENING_LOWER = tuple((name.lower(), (name, value)) for name, value in _HARDENING)
+_HARDENING_NAMES = frozenset(lower for lower, _ in _HARDENING_LOWER)
+# What a value answer, which sets its own Cache-Control, still needs.
+_HARDENING_BUT_CACHE = tuple(item for lower, item in _HARDENING_LOWER if lower != "cache-control")
+_HARDENING_NAMES_BUT_CACHE = _HARDENING_NAMES - {"cache-control"}
 CORS_METHODS = "GET, HEAD, PUT, POST, DELETE"
 _CORS_REQUEST_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match"
 _CORS_MAX_AGE = "600"
 
 
 class ApiResponse(Response):
-    """An answer of the API's own: the security headers are added as it is sent.
+    """An answer of the API's own: its own headers and the security headers are added as it
+    is sent.
 
-    They go into the finished header list (constants, checked once, here) rather than
-    through ``Headers.add``, which validates every name and value on every answer; what a
-    hook set on the response before it is sent (its own ``Cache-Control``) is kept.
+    They go into the finished header list (values checked once, where they are made)
+    rather than through ``Headers.add``, which validates every name and value on every
+    answer: the security headers, and :attr:`sent_headers`, which a view sets for the
+    headers it makes itself (``ETag``, ``Cache-Control``). A header of the same name that a
+    hook set on the response before it is sent (its own ``Cache-Control``) is kept instead.
     """
+
+    #: ``(lower-case name, (name, value))`` of headers to send, made and checked by the API.
+    sent_headers: tuple[tuple[str, tuple[str, str]], ...] = ()
 
     def get_wsgi_response(
         self, environ: WSGIEnvironment
     ) -> tuple[Iterable[bytes], str, list[tuple[str, str]]]:
-        """The WSGI answer, with the security headers the response does not set itself."""
+        """The WSGI answer, with the API's headers the response does not set itself."""
         app_iter, status, headers = super().get_wsgi_response(environ)
         present = {name.lower() for name, _ in headers}
-        headers.extend(item for lower, item in _HARDENING_LOWER if lower not in present)
+        for lower, item in self.sent_headers:
+            if lower not in present:
+                present.add(lower)
+                headers.append(item)
+        if present.isdisjoint(_HARDENING_NAMES):
+            headers.extend(_HARDENING)
+        elif "cache-control" in present and present.isdisjoint(_HARDENING_NAMES_BUT_CACHE):
+            headers.extend(_HARDENING_BUT_CACHE)
+        else:
+            headers.extend(item for lower, item in _HARDENING_LOWER if lower not in present)
         return app_iter, status, headers
 
 

@@ -139,10 +139,11 @@ def _no_body() -> None:
 class KvRoutes:
     """The API's views, one method per route, over the state of the current app.
 
-    :param state_of: Gives the current app's :class:`KvState` (one per app the API is on).
+    :param state_of: Gives the current app's :class:`KvState` (one per app the API is on),
+        from the request's WSGI environ when given one.
     """
 
-    def __init__(self, state_of: Callable[[], KvState]) -> None:
+    def __init__(self, state_of: Callable[..., KvState]) -> None:
         self._state_of = state_of
 
     def register(self, blueprint: Blueprint) -> None:
@@ -222,7 +223,7 @@ class KvRoutes:
         """``GET|HEAD|PUT|POST|DELETE /<key>``: one value, raw bytes, with a strong ETag."""
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         environ = req.environ
-        state = self._state_of()
+        state = self._state_of(environ)
         if key in API_ROUTES:
             # The path of an API route with a method it does not take: 405, not a bad key.
             raise MethodNotAllowed(valid_methods=API_ROUTES[key])
@@ -247,10 +248,13 @@ class KvRoutes:
         else:
             value = self._read(state, key)
             tag = etag_of(value)
-        headers = {"ETag": f'"{tag}"', "Cache-Control": state.cache_control}
+        sent = (("etag", ("ETag", f'"{tag}"')), state.sent_cache_control)
         if "HTTP_IF_NONE_MATCH" in req.environ and req.if_none_match.contains(tag):
-            return ApiResponse(status=304, headers=headers)
-        return ApiResponse(value, mimetype=_OCTETS, headers=headers)
+            response = ApiResponse(status=304)
+        else:
+            response = ApiResponse(value, content_type=_OCTETS)
+        response.sent_headers = sent
+        return response
 
     def _head(self, state: KvState, key: str) -> Response:
         # Existence only, from `key in store`: the value is not read (it may be large and
@@ -290,9 +294,10 @@ class KvRoutes:
             # Even without conditions, through set_if: the answer's ETag must be the version
             # this write made, which a plain write does not tell.
             tag = self._write_versioned(state, req, key, value)
-            if tag is None:
-                return ApiResponse(status=204)
-            return ApiResponse(status=204, headers={"ETag": f'"{tag}"'})
+            answer = ApiResponse(status=204)
+            if tag is not None:
+                answer.sent_headers = (("etag", ("ETag", f'"{tag}"')),)
+            return answer
         # The stripe lock even without conditions: a write must not land between another
         # request's condition check and its write.
         with state.lock_of(key):
@@ -305,7 +310,9 @@ class KvRoutes:
                 if error is None:
                     raise
                 raise error from exc
-        return ApiResponse(status=204, headers={"ETag": f'"{etag_of(value)}"'})
+        response = ApiResponse(status=204)
+        response.sent_headers = (("etag", ("ETag", f'"{etag_of(value)}"')),)
+        return response
 
     def _check_conditions(self, state: KvState, req: Request, key: str) -> None:
         """Answer 412 unless the ``If-Match`` / ``If-None-Match`` headers hold for *key*.

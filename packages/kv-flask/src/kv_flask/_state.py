@@ -66,19 +66,20 @@ class KvState:
     #: (:func:`~kv_flask.make_server` does); otherwise the WSGI ``SERVER_PORT`` is the port.
     bound_host: str | None = None
     bound_port: int | None = None
-    #: The app's config (read at request time); ``None``: the current app's.
+    #: The app's config (read when a request first needs an option); ``None``: the current
+    #: app's.
     config: Any = None
-    _checked_token: str | None = field(default=None, repr=False)
     _refused: str | None = field(default=None, repr=False)
     _versioned: bool | None = field(default=None, repr=False)
-    _hosts: tuple[Any, HostRules] | None = field(default=None, repr=False)
-    _origins: tuple[Any, OriginRules] | None = field(default=None, repr=False)
+    # The options as read and checked, by name: every request reads several, and reading
+    # them from the config each time cost more than the checks they feed.
+    _settings: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def bind(self, host: str, port: int) -> None:
         """Record the address the server listens on: the default allowed ``Host``."""
         self.bound_host = host
         self.bound_port = port
-        self._hosts = None
+        self._settings.pop("hosts", None)
 
     def refused_characters(self) -> str:
         """The characters the store declares it refuses, beyond the API's own, sorted.
@@ -120,7 +121,11 @@ class KvState:
         return MAX_KEY_LENGTH
 
     def option(self, name: str, default: Any) -> Any:
-        """The option *name*: explicit, else ``app.config["KV_" + NAME]``, else *default*."""
+        """The option *name*: explicit, else ``app.config["KV_" + NAME]``, else *default*.
+
+        Read afresh on every call; the properties below read each option once, the first
+        time a request needs it, and keep what they made of it.
+        """
         value = self.options.get(name)
         if value is not None:
             return value
@@ -130,57 +135,84 @@ class KvState:
     @property
     def token(self) -> str | None:
         """The bearer token every request must carry, or ``None`` for no auth."""
-        token = self.option("token", None)
-        if not token:
-            return None
-        token = str(token)
-        if token != self._checked_token:
-            self._checked_token = check_token(token)
+        settings = self._settings
+        if "token" in settings:
+            token: str | None = settings["token"]
+            return token
+        raw = self.option("token", None)
+        token = check_token(str(raw)) if raw else None  # a bad one fails every request
+        settings["token"] = token
         return token
 
     @property
     def max_content_length(self) -> int:
         """The largest request body accepted, in bytes."""
-        limit = int(self.option("max_content_length", DEFAULT_MAX_CONTENT_LENGTH))
-        if limit <= 0:
-            msg = "KV_MAX_CONTENT_LENGTH must be a positive number of bytes"
-            raise ValueError(msg)
+        limit: int | None = self._settings.get("max_content_length")
+        if limit is None:
+            limit = int(self.option("max_content_length", DEFAULT_MAX_CONTENT_LENGTH))
+            if limit <= 0:
+                msg = "KV_MAX_CONTENT_LENGTH must be a positive number of bytes"
+                raise ValueError(msg)
+            self._settings["max_content_length"] = limit
         return limit
 
     @property
     def list_limit(self) -> int:
         """The most keys a listing page may hold."""
-        return max(1, int(self.option("list_limit", DEFAULT_LIST_LIMIT)))
+        limit: int | None = self._settings.get("list_limit")
+        if limit is None:
+            limit = self._settings["list_limit"] = max(
+                1, int(self.option("list_limit", DEFAULT_LIST_LIMIT))
+            )
+        return limit
 
     @property
     def cache_control(self) -> str:
         """The ``Cache-Control`` header of value answers (GET and HEAD of a key)."""
-        return str(self.option("cache_control", DEFAULT_CACHE_CONTROL))
+        value: str | None = self._settings.get("cache_control")
+        if value is None:
+            value = str(self.option("cache_control", DEFAULT_CACHE_CONTROL))
+            if "\n" in value or "\r" in value:  # what Werkzeug refuses in a header value
+                msg = "KV_CACHE_CONTROL must not contain a line break"
+                raise ValueError(msg)
+            self._settings["cache_control"] = value
+        return value
+
+    @property
+    def sent_cache_control(self) -> tuple[str, tuple[str, str]]:
+        """:attr:`cache_control` as an entry of :attr:`ApiResponse.sent_headers`."""
+        entry: tuple[str, tuple[str, str]] | None = self._settings.get("sent_cache_control")
+        if entry is None:
+            entry = ("cache-control", ("Cache-Control", self.cache_control))
+            self._settings["sent_cache_control"] = entry
+        return entry
 
     @property
     def log_keys(self) -> bool:
         """Whether the access and error logs show keys (otherwise ``<key>``)."""
-        return bool(self.option("log_keys", False))
+        shown: bool | None = self._settings.get("log_keys")
+        if shown is None:
+            shown = self._settings["log_keys"] = bool(self.option("log_keys", False))
+        return shown
 
     @property
     def hosts(self) -> HostRules:
         """The ``Host`` headers answered: loopback, the bound address, ``allowed_hosts``."""
-        raw = self.option("allowed_hosts", None)
-        cached = self._hosts
-        if cached is None or cached[0] != raw:
+        rules: HostRules | None = self._settings.get("hosts")
+        if rules is None:
+            raw = self.option("allowed_hosts", None)
             rules = HostRules.build(parse_list(raw), self.bound_host)
-            cached = self._hosts = (raw, rules)
-        return cached[1]
+            self._settings["hosts"] = rules
+        return rules
 
     @property
     def origins(self) -> OriginRules:
         """The origins trusted from a browser (``allowed_origins``): writes and CORS."""
-        raw = self.option("allowed_origins", None)
-        cached = self._origins
-        if cached is None or cached[0] != raw:
-            rules = OriginRules.build(parse_list(raw))
-            cached = self._origins = (raw, rules)
-        return cached[1]
+        rules: OriginRules | None = self._settings.get("origins")
+        if rules is None:
+            rules = OriginRules.build(parse_list(self.option("allowed_origins", None)))
+            self._settings["origins"] = rules
+        return rules
 
     def check(self) -> None:
         """Raise ``ValueError`` now for an option that would fail every request."""
