@@ -37,6 +37,7 @@ def _served(
     hierarchical: bool,
     store_invalid: tuple[str, ...] = (),
     store_refused: str = "",
+    compare_and_set: bool = True,
 ) -> Capabilities:
     """What a FlaskKvDict promises in front of a store: the store's rules inside the API's."""
     return Capabilities(
@@ -50,6 +51,8 @@ def _served(
         hierarchical_keys=hierarchical,
         invalid_keys=tuple(dict.fromkeys(_HTTP_INVALID + store_invalid)),
         refused_characters=_HTTP_REFUSED | frozenset(store_refused),
+        # The served store's, from /_kv/info: the server hands the condition to it.
+        compare_and_set=compare_and_set,
     )
 
 

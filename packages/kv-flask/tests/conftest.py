@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 from collections.abc import Iterator, Sequence
@@ -65,6 +66,25 @@ class RecordingDict(MemoryDict):
         self.calls.append("pop")
         return super()._pop(key)
 
+    def _read_with_version(self, key: str) -> tuple[bytes, str]:
+        self.calls.append("read_with_version")
+        return super()._read_with_version(key)
+
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        self.calls.append("write_if")
+        return super()._write_if(key, value, version)
+
+    def _delete_if(self, key: str, version: str) -> None:
+        self.calls.append("delete_if")
+        super()._delete_if(key, version)
+
+
+class DigestRecordingDict(RecordingDict):
+    """A RecordingDict that declares no compare-and-set: the server tags values with their
+    digest and checks conditions under its own locks."""
+
+    capabilities = dataclasses.replace(MemoryDict.capabilities, compare_and_set=False)
+
 
 class Raw:
     """Raw HTTP against a live server: http.client never normalises the path it is given."""
@@ -113,6 +133,11 @@ def raw_class() -> type[Raw]:
 @pytest.fixture
 def recording_class() -> type[RecordingDict]:
     return RecordingDict
+
+
+@pytest.fixture
+def digest_class() -> type[DigestRecordingDict]:
+    return DigestRecordingDict
 
 
 @pytest.fixture

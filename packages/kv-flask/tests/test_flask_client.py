@@ -214,17 +214,17 @@ def test_value_over_the_server_limit_is_refused(store):
 
 
 def test_compare_and_set(client, store):
-    """set_if writes only over the expected etag, or only when absent with etag=None."""
-    first = client.set_if("k", b"one", etag=None)
+    """set_if writes only over the expected version, or only when absent with version=None."""
+    first = client.set_if("k", b"one", version=None)
     with pytest.raises(PreconditionFailed):
-        client.set_if("k", b"two", etag=None)
-    value, tag = client.get_with_etag("k")
-    assert (value, tag) == (b"one", first)
-    second = client.set_if("k", b"two", etag=tag)
+        client.set_if("k", b"two", version=None)
+    value, version = client.get_with_version("k")
+    assert (value, version) == (b"one", first)
+    second = client.set_if("k", b"two", version=version)
     with pytest.raises(PreconditionFailed):
-        client.set_if("k", b"three", etag=tag)
+        client.set_if("k", b"three", version=version)
     assert store._data == {"k": b"two"}
-    assert client.get_with_etag("k") == (b"two", second)
+    assert client.get_with_version("k") == (b"two", second)
 
 
 def test_etag_and_conditional_headers(raw, store):
@@ -331,6 +331,7 @@ def test_capabilities_come_from_the_server(client):
         hierarchical_keys=False,
         invalid_keys=caps.invalid_keys,
         refused_characters=frozenset("\x00\ufffd") | LONE_SURROGATES,
+        compare_and_set=True,
     )
     for key in caps.invalid_keys:
         assert not _is_valid(key)
@@ -365,7 +366,8 @@ def test_characters_the_served_store_refuses_are_refused_locally(recording_class
             assert [url for _, url in session.sent] == [f"{server.url}/_kv/info"]
             kv["k" * 20] = b"v"
             assert kv.capabilities.max_key_length == 20
-    assert store.calls == ["write"]
+    # One write reached the store: on a store with versions, a PUT is a set_if.
+    assert store.calls == ["read_with_version", "write_if"]
     session.close()
 
 

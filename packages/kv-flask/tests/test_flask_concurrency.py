@@ -13,19 +13,19 @@ from kv_flask import FlaskKvDict, PreconditionFailed
 
 
 def test_compare_and_swap_counter_loses_no_increment(server, store):
-    """Threads incrementing one counter with get_with_etag/set_if lose no update."""
+    """Threads incrementing one counter with get_with_version/set_if lose no update."""
     threads, increments = 4, 25
     with FlaskKvDict(server.url) as kv:
-        kv.set_if("counter", b"0", etag=None)
+        kv.set_if("counter", b"0", version=None)
         errors: list[BaseException] = []
 
         def work() -> None:
             try:
                 for _ in range(increments):
                     while True:
-                        value, tag = kv.get_with_etag("counter")
+                        value, version = kv.get_with_version("counter")
                         try:
-                            kv.set_if("counter", str(int(value) + 1).encode(), etag=tag)
+                            kv.set_if("counter", str(int(value) + 1).encode(), version=version)
                             break
                         except PreconditionFailed:
                             continue

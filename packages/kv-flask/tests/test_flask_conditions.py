@@ -1,4 +1,8 @@
-"""Compare-and-swap headers at the edges, and HEAD answered without reading the value."""
+"""Compare-and-swap headers at the edges, and HEAD answered without reading the value.
+
+Each test runs over a store with versions (MemoryDict's: the server hands conditions to
+its set_if) and over one without (the server's digests and locks), unless it says which.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,26 @@ from typing import Any
 import pytest
 import requests
 
-from kv_core import StoreUnavailable
+from kv_core import ProtocolError, StoreUnavailable
 from kv_flask import FlaskKvDict, PreconditionFailed, ServerThread
 from kv_flask._etag import quoted_etag_of
 
 EMPTY_IF_MATCH = ["", " ", '""', ",", " , "]
+
+
+@pytest.fixture(params=["versions", "digests"])
+def store(request: pytest.FixtureRequest, recording_class: Any, digest_class: Any) -> Any:
+    """A recording MemoryDict, with compare-and-set and without."""
+    return recording_class() if request.param == "versions" else digest_class()
+
+
+def _read_call(store: Any) -> str:
+    """The primitive a GET reaches: the version's read where the store has versions."""
+    return "read_with_version" if store.capabilities.compare_and_set else "read"
+
+
+def _write_calls(store: Any) -> set[str]:
+    return {"write", "write_if"} & set(store.calls)
 
 
 # -- an If-Match header that holds no tag matches nothing ------------------------------------
@@ -27,7 +46,7 @@ def test_empty_if_match_on_put_is_412_and_nothing_is_written(raw, store, if_matc
         assert headers["content-type"] == "application/json"
         assert raw.error(data)["error"] == "precondition_failed"
     assert store._data == {"k": b"old"}
-    assert "write" not in store.calls
+    assert not _write_calls(store)
 
 
 @pytest.mark.parametrize("method", ["POST", "DELETE"])
@@ -40,8 +59,8 @@ def test_empty_if_match_on_post_and_delete_is_412(raw, store, method, if_match):
     assert status == 412
     assert raw.error(data)["error"] == "precondition_failed"
     assert store._data == {"k": b"old"}
-    assert "write" not in store.calls
-    assert "delete" not in store.calls
+    assert not _write_calls(store)
+    assert not {"delete", "delete_if"} & set(store.calls)
 
 
 def test_if_match_with_the_tag_among_others_still_writes(raw, store):
@@ -58,7 +77,8 @@ def test_if_match_with_the_tag_among_others_still_writes(raw, store):
 
 @pytest.mark.parametrize("etag", ["", " ", "\t"])
 def test_set_if_refuses_an_empty_etag_before_sending(client, store, etag):
-    """set_if(etag="") is a ValueError, not an unconditional write; nothing is sent."""
+    """The deprecated set_if(etag="") is a ValueError, not an unconditional write; nothing
+    is sent."""
     store._data["k"] = b"old"
     client.server_info()
     session = client._session
@@ -70,22 +90,22 @@ def test_set_if_refuses_an_empty_etag_before_sending(client, store, etag):
         return original(method, url, *args, **kwargs)
 
     session.request = recording  # type: ignore[method-assign]
-    with pytest.raises(ValueError, match="etag"):
+    with pytest.warns(DeprecationWarning, match="etag"), pytest.raises(ValueError, match="etag"):
         client.set_if("k", b"new", etag=etag)
-    with pytest.raises(ValueError, match="etag"):
+    with pytest.warns(DeprecationWarning, match="etag"), pytest.raises(ValueError, match="etag"):
         client.set_if("missing", b"new", etag=etag)
     assert sent == []
     assert store._data == {"k": b"old"}
 
 
-def test_set_if_with_a_stale_etag_is_refused(client, store):
-    """The client's tag from get_with_etag goes out as If-Match and is checked."""
+def test_set_if_with_a_stale_version_is_refused(client, store, raw):
+    """The client's version is GET's ETag; it goes out as If-Match and is checked."""
     client["k"] = b"one"
-    _, tag = client.get_with_etag("k")
-    assert tag == quoted_etag_of(b"one")
+    _, version = client.get_with_version("k")
+    assert version == raw.request("GET", "/k")[1]["etag"]
     client["k"] = b"two"
     with pytest.raises(PreconditionFailed):
-        client.set_if("k", b"three", etag=tag)
+        client.set_if("k", b"three", version=version)
     assert store._data == {"k": b"two"}
 
 
@@ -110,12 +130,13 @@ class _NoEtagSession(requests.Session):
         return response
 
 
+@pytest.mark.parametrize("store", ["digests"], indirect=True)
 def test_pop_without_etags_sends_the_computed_tag(server, store):
     """With no ETag in the GET answer, pop's DELETE carries the tag computed from the value."""
     store._data["k"] = b"value"
     session = _NoEtagSession()
     with FlaskKvDict(server.url, session=session) as kv:
-        assert kv.get_with_etag("k") == (b"value", quoted_etag_of(b"value"))
+        assert kv.get_with_version("k") == (b"value", quoted_etag_of(b"value"))
         assert kv.pop("k") == b"value"
         assert kv.pop("k", None) is None
     deletes = [if_match for method, if_match in session.sent if method == "DELETE"]
@@ -125,6 +146,7 @@ def test_pop_without_etags_sends_the_computed_tag(server, store):
     session.close()
 
 
+@pytest.mark.parametrize("store", ["digests"], indirect=True)
 def test_pop_without_etags_never_deletes_a_value_it_did_not_read(server, store):
     """A value changed between pop's GET and DELETE is not deleted blindly: pop retries."""
     store._data["k"] = b"first"
@@ -143,6 +165,7 @@ def test_pop_without_etags_never_deletes_a_value_it_did_not_read(server, store):
     session.close()
 
 
+@pytest.mark.parametrize("store", ["digests"], indirect=True)
 def test_pop_against_other_tags_gives_up_rather_than_deleting(server, store):
     """If the computed tag never matches, pop raises; it never sends an empty If-Match."""
     store._data["k"] = b"value"
@@ -157,6 +180,22 @@ def test_pop_against_other_tags_gives_up_rather_than_deleting(server, store):
     with FlaskKvDict(server.url, session=session) as kv, pytest.raises(StoreUnavailable):
         kv.pop("k")
     assert store._data == {"k": b"value"}
+    session.close()
+
+
+@pytest.mark.parametrize("store", ["versions"], indirect=True)
+def test_without_etags_a_versioned_server_is_not_guessed(server, store):
+    """Tags that are versions cannot be computed: with ETag dropped, get_with_version and
+    pop raise ProtocolError, and nothing is deleted."""
+    store["k"] = b"value"
+    session = _NoEtagSession()
+    with FlaskKvDict(server.url, session=session) as kv:
+        with pytest.raises(ProtocolError, match="ETag"):
+            kv.get_with_version("k")
+        with pytest.raises(ProtocolError, match="ETag"):
+            kv.pop("k")
+    assert [method for method, _ in session.sent if method == "DELETE"] == []
+    assert store["k"] == b"value"
     session.close()
 
 
@@ -184,7 +223,7 @@ def test_head_with_if_none_match_reads_and_tags(raw, store):
     assert headers["etag"] == tag
     assert headers["content-length"] == "5"
     assert raw.request("HEAD", "/k", headers={"If-None-Match": tag})[0] == 304
-    assert store.calls == ["read", "read"]
+    assert store.calls == [_read_call(store)] * 2
 
 
 def test_get_still_carries_the_etag(raw, store):
@@ -193,7 +232,7 @@ def test_get_still_carries_the_etag(raw, store):
     status, headers, data = raw.request("GET", "/k")
     assert (status, data) == (200, b"value")
     assert headers["etag"] == quoted_etag_of(b"value")
-    assert store.calls == ["read"]
+    assert store.calls == [_read_call(store)]
 
 
 def test_in_never_reads_the_value(client, store):

@@ -33,6 +33,7 @@ class TestFlaskKvDictOverMemory(StoreConformance):
         hierarchical_keys=False,
         invalid_keys=INVALID_KEYS,
         refused_characters=frozenset("\x00\ufffd") | LONE_SURROGATES,
+        compare_and_set=True,
     )
     stateful_examples = 15
 

@@ -143,6 +143,9 @@ def test_unexpected_error_is_a_generic_500(caplog):
             msg = "password=hunter2 at /var/lib/secret"
             raise RuntimeError(msg)
 
+        def _read_with_version(self, key: str) -> tuple[bytes, str]:
+            return self._read(key), "unreached"  # GET's read on a store with versions
+
     client = construct_kv_app(Broken()).test_client()
     response = client.get("/k")
     assert response.status_code == 500

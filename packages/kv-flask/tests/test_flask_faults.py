@@ -138,6 +138,14 @@ class _QuotaDict(MemoryDict):
             raise OutOfSpaceError(msg)
         super()._write(key, value)
 
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        # A PUT to a store with versions writes through set_if: the same quota.
+        used = sum(len(v) for k, v in self._data.items() if k != key)
+        if used + len(value) > self.quota:
+            msg = "the quota is used up"
+            raise OutOfSpaceError(msg)
+        return super()._write_if(key, value, version)
+
 
 def test_store_out_of_space_is_507_and_out_of_space_error():
     """A store out of space answers 507 out_of_space; the client raises OutOfSpaceError."""
@@ -203,7 +211,17 @@ def test_nothing_listening_is_store_unavailable():
 class _Failing(MemoryDict):
     """A store whose writes of some keys fail the way real backends fail."""
 
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        # A PUT to a store with versions writes through set_if: it fails the same way.
+        self._fail(key)
+        return super()._write_if(key, value, version)
+
     def _write(self, key: str, value: bytes) -> None:
+        self._fail(key)
+        super()._write(key, value)
+
+    @staticmethod
+    def _fail(key: str) -> None:
         if key == "down":
             msg = "connection to db.internal:5432 refused"
             raise StoreUnavailable(msg)
@@ -219,7 +237,6 @@ class _Failing(MemoryDict):
         if key == "bug":
             msg = "SELECT * FROM secret_table WHERE path='/etc/shadow'"
             raise RuntimeError(msg)
-        super()._write(key, value)
 
 
 @pytest.mark.parametrize(

@@ -85,16 +85,28 @@ def test_access_log_cannot_be_forged(store, raw_class, caplog):
 
 
 class _Down(MemoryDict):
+    """Reads of "k" find the database down; every write fails with a bug."""
+
     def _read(self, key: str) -> bytes:
+        if key != "k":
+            return super()._read(key)
         try:
             raise ConnectionRefusedError(111, "connection to db.internal:5432 refused")
         except ConnectionRefusedError as exc:
             msg = "the database is unreachable"
             raise StoreUnavailable(msg) from exc
 
+    def _read_with_version(self, key: str) -> tuple[bytes, str]:
+        # GET's read on a store with versions (and a PUT's, of the version it replaces).
+        return self._read(key), "unreached"
+
     def _write(self, key: str, value: bytes) -> None:
         msg = "disk controller on fire"
         raise RuntimeError(msg)
+
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        self._write(key, value)  # a PUT's write on a store with versions: fails the same
+        return "unreached"
 
 
 def test_error_logs_carry_the_cause_server_side_only(raw_class, caplog):
@@ -104,7 +116,7 @@ def test_error_logs_carry_the_cause_server_side_only(raw_class, caplog):
         raw = raw_class(server.port)
         status, _, body = raw.request("GET", "/k")
         assert status == 503
-        status, _, written = raw.request("PUT", "/k", body=b"v")
+        status, _, written = raw.request("PUT", "/w", body=b"v")
         assert status == 500
     errors = [record for record in caplog.records if record.name.startswith("kv_flask.")]
     text = "\n".join(record.getMessage() for record in errors)

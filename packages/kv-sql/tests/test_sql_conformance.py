@@ -68,6 +68,7 @@ def _capabilities(
         hierarchical_keys=False,
         invalid_keys=("k" * 256, "\ud800", *invalid),
         refused_characters=frozenset(refused) | LONE_SURROGATES,
+        compare_and_set=True,
     )
 
 

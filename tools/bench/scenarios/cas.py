@@ -13,14 +13,23 @@ A backend is a name and a context manager that yields a fresh, empty store and r
 afterwards; add a row by appending one to ``BACKENDS``. ``memory`` is a ``MemoryDict``;
 ``fs`` a ``FileSystemDict(durable=False)`` on tmpfs (``/dev/shm``), so the lock file's cost
 is not hidden behind the disk's; ``redis`` a private ``redis-server`` started by the
-``redis`` scenario's helper (or ``KV_BENCH_REDIS_URL``), under one fresh prefix. Pin with
+``redis`` scenario's helper (or ``KV_BENCH_REDIS_URL``), under one fresh prefix;
+``sqlite`` a ``GenericSqlDict`` on a file in a temporary directory; ``mariadb`` and
+``postgres`` a fresh table on the test servers (when they answer; dropped afterwards);
+``http`` a ``FlaskKvDict`` talking to a ``kv_flask.serve`` process over a SQLite file
+(``If-Match`` handed to the store's ``set_if``). Pin with
 ``taskset -c 1 python tools/bench/run.py cas``.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -28,10 +37,14 @@ from typing import Any
 
 import redis
 from harness import Case
+from sqlalchemy import text
 
 from kv_core import MemoryDict, Store
+from kv_dev.services import MYSQL, POSTGRES, port_open, unique_name
+from kv_flask import FlaskKvDict
 from kv_fs import FileSystemDict
 from kv_redis import RedisDict
+from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
 from scenarios.redis import _server as redis_server
 from scenarios.redis import _unlink_prefix
 
@@ -68,11 +81,82 @@ def redis_store() -> Iterator[Store]:
             yield store
 
 
-#: (name, a context manager yielding a fresh store); kv-sql and kv-flask add theirs here.
+@contextmanager
+def sqlite() -> Iterator[Store]:
+    """A GenericSqlDict on a SQLite file (WAL, synchronous=NORMAL: the store's defaults)."""
+    base = tempfile.mkdtemp(prefix="kvbench-cas-sqlite-")
+    try:
+        with GenericSqlDict(f"sqlite:///{base}/kv.db", "kv") as store:
+            yield store
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _sql_server(url: str, cls: type[GenericSqlDict]) -> Callable[[], AbstractContextManager[Store]]:
+    @contextmanager
+    def make() -> Iterator[Store]:
+        """A fresh table on the server, dropped afterwards."""
+        table = unique_name("kvbench_cas")
+        with cls(url, table) as store:
+            try:
+                yield store
+            finally:
+                with store.engine.begin() as conn:
+                    conn.execute(text(f"DROP TABLE {table}"))
+
+    return make
+
+
+_HTTP_SERVER = """
+import sys
+from kv_flask import serve
+from kv_sql import GenericSqlDict
+serve(GenericSqlDict(sys.argv[2], "kv"), "127.0.0.1", int(sys.argv[1]), threads=4)
+"""
+
+
+@contextmanager
+def http() -> Iterator[Store]:
+    """A FlaskKvDict to a kv_flask.serve process over a SQLite file."""
+    base = tempfile.mkdtemp(prefix="kvbench-cas-http-")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    process = subprocess.Popen(
+        [sys.executable, "-c", _HTTP_SERVER, str(port), f"sqlite:///{base}/kv.db"],
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the kv server did not start") from None
+                time.sleep(0.1)
+        with FlaskKvDict(f"http://127.0.0.1:{port}") as store:
+            yield store
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+#: (name, a context manager yielding a fresh store); the SQL servers when they answer.
 BACKENDS: list[tuple[str, Callable[[], AbstractContextManager[Store]]]] = [
     ("memory", memory),
     ("fs", fs),
     ("redis", redis_store),
+    ("sqlite", sqlite),
+    *([("mariadb", _sql_server(MYSQL.url, MySqlDict))] if port_open(MYSQL.url) else []),
+    *(
+        [("postgres", _sql_server(POSTGRES.url, PostgresSqlDict))]
+        if port_open(POSTGRES.url)
+        else []
+    ),
+    ("http", http),
 ]
 
 

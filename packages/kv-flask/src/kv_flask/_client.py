@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +16,7 @@ import requests
 
 from kv_core import (
     Capabilities,
+    ConflictError,
     InvalidKeyError,
     ProtocolError,
     Store,
@@ -50,6 +53,9 @@ _ASSUMED_LIMIT = 16 * 1024 * 1024
 _UNCHECKED_VALUE = 1024 * 1024
 _POP_ATTEMPTS = 16
 _INVALID_EXAMPLES = ("", "/a", "a/", "a//b", "a/../b", "./a", "a\x00b", "_kv/x")
+# A version is one strong entity tag as the server sent it: quotes, then etagc characters.
+_ONE_TAG = re.compile(r'"[\x21\x23-\x7e\x80-\xff]*"')
+_UNSET: Any = object()
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -84,11 +90,18 @@ class FlaskKvDict(Store):
     before any request is sent, and each segment is percent-encoded, so no key can change
     the path it is sent to.
 
+    Compare-and-set (:meth:`get_with_version`, :meth:`set_if`, :meth:`delete_if`) goes
+    over ``ETag``, ``If-Match`` and ``If-None-Match: *``; a version is the ``ETag`` the
+    server sent, quotes included. It is atomic across server processes and hosts when the
+    server's store declares ``compare_and_set`` (the server then hands the condition to
+    the store; this client declares it too, from ``/_kv/info``); in front of any other
+    store, only among the requests of one server process.
+
     Errors: 404 -> ``KeyError``; 400 -> ``InvalidKeyError``; 409 -> ``KeyConflictError``;
-    412 -> :class:`PreconditionFailed`; 413 -> ``ValueTooLargeError``; 401/403 ->
-    ``AccessDeniedError`` (``ReadOnlyError`` for a read-only store); 507 -> ``OutOfSpaceError``;
-    a connection failure, a timeout, a redirect, 429 and 5xx -> ``StoreUnavailable``, with
-    the requests exception as its cause.
+    412 -> :class:`PreconditionFailed` (a ``ConflictError``); 413 -> ``ValueTooLargeError``;
+    401/403 -> ``AccessDeniedError`` (``ReadOnlyError`` for a read-only store); 507 ->
+    ``OutOfSpaceError``; a connection failure, a timeout, a redirect, 429 and 5xx ->
+    ``StoreUnavailable``, with the requests exception as its cause.
 
     The client is thread safe as far as :mod:`requests` is (one session shared by threads;
     its connection pool is). After a fork, the child opens a new session on first use.
@@ -249,7 +262,13 @@ class FlaskKvDict(Store):
             # The API's own examples, then the served store's (the server refuses those too).
             invalid_keys=tuple(dict.fromkeys([*_INVALID_EXAMPLES, *store.get("invalid_keys", [])])),
             refused_characters=API_REFUSED_CHARACTERS | self._store_key_rules()[0],
+            compare_and_set=self._server_versioned(),
         )
+
+    def _server_versioned(self) -> bool:
+        """Whether the server's store declares compare-and-set (its ETags are versions)."""
+        store = self.server_info().get("store") or {}
+        return store.get("compare_and_set") is True
 
     # -- the store primitives -------------------------------------------------------------------
 
@@ -288,34 +307,83 @@ class FlaskKvDict(Store):
     def _read(self, key: str) -> bytes:
         return self._check(self._request("GET", quote_key(key)), key).content
 
+    # -- compare-and-set ------------------------------------------------------------------------
+
+    def _read_with_version(self, key: str) -> tuple[bytes, str]:
+        response = self._check(self._request("GET", quote_key(key)), key)
+        return response.content, self._tag_of(response, response.content)
+
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        if version is not None and not _ONE_TAG.fullmatch(version):
+            # Not a tag the server sent (nor one header value): it matches nothing.
+            msg = f"{version!r} is not a version of {key!r} (an ETag, quotes included)"
+            raise ConflictError(msg)
+        self._check_size(len(value))
+        headers = {"If-None-Match": "*"} if version is None else {"If-Match": version}
+        response = self._request("PUT", quote_key(key), data=value, headers=headers)
+        self._check(response, key)
+        return self._tag_of(response, value)
+
+    def _delete_if(self, key: str, version: str) -> None:
+        if not _ONE_TAG.fullmatch(version):
+            msg = f"{version!r} is not a version of {key!r} (an ETag, quotes included)"
+            raise ConflictError(msg)
+        response = self._request("DELETE", quote_key(key), headers={"If-Match": version})
+        if response.status_code == 404:
+            msg = f"{key!r} is missing: not at version {version!r}"
+            raise ConflictError(msg)
+        self._check(response, key)
+
+    def _tag_of(self, response: requests.Response, value: bytes) -> str:
+        """The answer's ``ETag``. Without one (a proxy may drop it), the tag a server over a
+        store without versions computes for *value*; a server whose tags are versions
+        cannot be answered for, so that is a ``ProtocolError``."""
+        tag = response.headers.get("ETag")
+        if tag:
+            return tag
+        if self._server_versioned():
+            msg = f"{self._base} sent no ETag: cannot know the version of the value"
+            raise ProtocolError(msg)
+        return quoted_etag_of(value)
+
     def get_with_etag(self, key: str) -> tuple[Any, str]:
-        """Return ``(value, etag)`` of *key*, for a later :meth:`set_if`.
-
-        :raises KeyError: *key* is missing.
-        """
-        checked = self._check_key(key)
-        response = self._check(self._request("GET", quote_key(checked)), checked)
-        return self._decode(response.content), _etag(response)
-
-    def set_if(self, key: str, value: Any, *, etag: str | None) -> str:
-        """Store *value* only if *key* still has *etag*, or, with ``etag=None``, is missing.
-
-        The check and the write are atomic among the requests one server process handles.
-        Returns the new value's etag.
-
-        :raises PreconditionFailed: the key changed (or exists, with ``etag=None``).
-        :raises ValueError: *etag* is empty (it would match no value; never sent).
-        """
-        if etag is not None and not etag.strip():
-            msg = "etag must be a tag from get_with_etag or set_if, or None; not empty"
-            raise ValueError(msg)
-        checked = self._check_key(key)
-        encoded = self._encode(value)
-        headers = {"If-None-Match": "*"} if etag is None else {"If-Match": etag}
-        response = self._check(
-            self._request("PUT", quote_key(checked), data=encoded, headers=headers), checked
+        """Deprecated alias of :meth:`get_with_version` (the version is the ETag), which
+        every kv store shares; warns ``DeprecationWarning``."""
+        warnings.warn(
+            "FlaskKvDict.get_with_etag() is deprecated; use get_with_version()",
+            DeprecationWarning,
+            stacklevel=2,
         )
-        return response.headers.get("ETag") or quoted_etag_of(encoded)
+        return self.get_with_version(key)
+
+    def set_if(self, key: str, value: Any, *, version: Any = _UNSET, etag: Any = _UNSET) -> str:
+        """Store *value* only if *key* still has *version*; with ``version=None``, only if absent.
+
+        *version* comes from :meth:`get_with_version` or a previous ``set_if`` (an ETag).
+        Returns the new version.
+
+        :raises ConflictError: the key changed, is missing (a *version* was given) or
+            exists (``version=None``): :class:`PreconditionFailed` when the server said so.
+        :param etag: Deprecated spelling of *version* (kept for code written for kv-flask
+            0.3, with its ``ValueError`` for an empty tag); warns ``DeprecationWarning``.
+        """
+        if etag is not _UNSET:
+            if version is not _UNSET:
+                msg = "set_if() takes version= or the deprecated etag=, not both"
+                raise TypeError(msg)
+            warnings.warn(
+                "FlaskKvDict.set_if(etag=...) is deprecated; use set_if(version=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if etag is not None and not (isinstance(etag, str) and etag.strip()):
+                msg = "etag must be a tag from get_with_etag or set_if, or None; not empty"
+                raise ValueError(msg)
+            version = etag
+        elif version is _UNSET:
+            msg = "set_if() missing 1 required keyword-only argument: 'version'"
+            raise TypeError(msg)
+        return super().set_if(key, value, version=version)
 
     def _write(self, key: str, value: bytes) -> None:
         self._check_size(len(value))
@@ -345,7 +413,7 @@ class FlaskKvDict(Store):
         path = quote_key(key)
         for _ in range(_POP_ATTEMPTS):
             response = self._check(self._request("GET", path), key)
-            tag = _etag(response)
+            tag = self._tag_of(response, response.content)
             deleted = self._request("DELETE", path, headers={"If-Match": tag})
             if deleted.status_code == 412:
                 continue
@@ -417,11 +485,6 @@ class FlaskKvDict(Store):
 
     def _describe(self) -> str:
         return repr(redact_url(self._base))
-
-
-def _etag(response: requests.Response) -> str:
-    """The ``ETag`` of a GET answer; computed from the body, as the server does, if absent."""
-    return response.headers.get("ETag") or quoted_etag_of(response.content)
 
 
 def _new_session() -> requests.Session:

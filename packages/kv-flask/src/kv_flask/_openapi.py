@@ -62,13 +62,24 @@ def _key_operations(key_schema: dict[str, Any], body: dict[str, Any]) -> dict[st
         ),
         "schema": key_schema,
     }
-    etag_header = {"ETag": {"description": "Strong tag of the value", "schema": {"type": "string"}}}
+    etag_header = {
+        "ETag": {
+            "description": (
+                "Strong tag: the store's version of the key where /_kv/info says"
+                " store.compare_and_set, else a digest of the value"
+            ),
+            "schema": {"type": "string"},
+        }
+    }
     conditions = [
         {
             "name": "If-Match",
             "in": "header",
             "required": False,
-            "description": "Tags the stored value must have; present but empty matches nothing",
+            "description": (
+                "Tags the stored value must have; present but empty matches nothing. Over a"
+                " store with compare_and_set, the store's set_if / delete_if"
+            ),
             "schema": {"type": "string"},
         },
         {
@@ -232,13 +243,49 @@ def _batch_operations(key_schema: dict[str, Any]) -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "Limits and capabilities",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
+                        "content": {"application/json": {"schema": _INFO}},
                     },
                     **_errors(401, 403),
                 },
             }
         },
     }
+
+
+#: The ``/_kv/info`` document: the server's limits, and what the store behind it declares
+#: (``null`` for a plain ``MutableMapping``).
+_INFO: dict[str, Any] = {
+    "type": "object",
+    "required": ["max_content_length", "list_limit", "max_key_length", "store"],
+    "properties": {
+        "max_content_length": {"type": "integer"},
+        "list_limit": {"type": "integer"},
+        "max_key_length": {"type": "integer"},
+        "refused_characters": {"type": "string"},
+        "store": {
+            "type": ["object", "null"],
+            "properties": {
+                "persistent": {"type": "boolean"},
+                "processes": {"type": "boolean"},
+                "ttl": {"type": "boolean"},
+                "history": {"type": "boolean"},
+                "max_key_length": {"type": ["integer", "null"]},
+                "max_value_size": {"type": ["integer", "null"]},
+                "empty_key": {"type": "boolean"},
+                "hierarchical_keys": {"type": "boolean"},
+                "invalid_keys": {"type": "array", "items": {"type": "string"}},
+                "refused_characters": {"type": "string"},
+                "compare_and_set": {
+                    "type": "boolean",
+                    "description": (
+                        "ETag is the store's version, and If-Match / If-None-Match: * are its"
+                        " set_if / delete_if: compare-and-set holds across server processes"
+                    ),
+                },
+            },
+        },
+    },
+}
 
 
 def openapi_document(

@@ -26,11 +26,11 @@ from flask import Blueprint, Request, Response, request
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
-from kv_core import InvalidKeyError, to_bytes
+from kv_core import ConflictError, InvalidKeyError, to_bytes
 
 from ._access_log import shown_path
 from ._errors import ApiError, for_store_error
-from ._etag import etag_of
+from ._etag import etag_of, version_of_tag, version_tag
 from ._http import (
     decode_cursor,
     decoded_path,
@@ -63,6 +63,10 @@ API_ROUTES = {
 }
 _JSON = "application/json"
 _OCTETS = "application/octet-stream"
+# A write to a versioned store that must read the current version first (a list of tags,
+# "*", If-None-Match with tags, or no condition at all) reads and tries again this many
+# times when another writer gets in between; then 412 (a plain write, for no condition).
+_CONDITION_ATTEMPTS = 16
 
 
 class KeyConverter(BaseConverter):
@@ -199,6 +203,20 @@ class KvRoutes:
             raise error from exc
         return to_bytes(value)
 
+    @staticmethod
+    def _read_versioned(state: KvState, key: str) -> tuple[bytes, str]:
+        """The value of *key* and its tag, the store's version (a versioned store only)."""
+        try:
+            value, version = state.store.get_with_version(key)  # type: ignore[attr-defined]
+        except KeyError as exc:
+            raise ApiError(404) from exc
+        except Exception as exc:
+            error = _translated(state, exc)
+            if error is None:
+                raise
+            raise error from exc
+        return to_bytes(value), version_tag(version)
+
     # -- one key -----------------------------------------------------------------------------
 
     def one_key(self, key: str) -> Response:
@@ -225,8 +243,11 @@ class KvRoutes:
         return self._put(state, req, key, conditional=conditional)
 
     def _get(self, state: KvState, req: Request, key: str) -> Response:
-        value = self._read(state, key)
-        tag = etag_of(value)
+        if state.versioned:
+            value, tag = self._read_versioned(state, key)
+        else:
+            value = self._read(state, key)
+            tag = etag_of(value)
         sent = (("etag", ("ETag", f'"{tag}"')), state.sent_cache_control)
         if "HTTP_IF_NONE_MATCH" in req.environ and req.if_none_match.contains(tag):
             response = ApiResponse(status=304)
@@ -248,6 +269,13 @@ class KvRoutes:
         return response
 
     def _delete(self, state: KvState, req: Request, key: str, *, conditional: bool) -> Response:
+        if state.versioned:
+            if conditional:
+                self._write_versioned(state, req, key, None)
+            else:
+                with _store_errors(state):
+                    del state.store[key]
+            return ApiResponse(status=204)
         with state.lock_of(key):
             if conditional:
                 self._check_conditions(state, req, key)
@@ -262,6 +290,14 @@ class KvRoutes:
 
     def _put(self, state: KvState, req: Request, key: str, *, conditional: bool) -> Response:
         value = read_body(state.max_content_length, req)
+        if state.versioned:
+            # Even without conditions, through set_if: the answer's ETag must be the version
+            # this write made, which a plain write does not tell.
+            tag = self._write_versioned(state, req, key, value)
+            answer = ApiResponse(status=204)
+            if tag is not None:
+                answer.sent_headers = (("etag", ("ETag", f'"{tag}"')),)
+            return answer
         # The stripe lock even without conditions: a write must not land between another
         # request's condition check and its write.
         with state.lock_of(key):
@@ -301,6 +337,81 @@ class KvRoutes:
         refused = if_none_match.star_tag or if_none_match.contains(current or "")
         if if_none_match and current is not None and refused:
             raise ApiError(412)
+
+    def _write_versioned(
+        self, state: KvState, req: Request, key: str, value: bytes | None
+    ) -> str | None:
+        """Write *value* (``None``: delete) if the request's conditions hold, on a versioned
+        store: the condition is the store's ``set_if`` / ``delete_if``, so it holds across
+        server processes and hosts. Returns the new value's tag; 412 if a condition fails.
+
+        ``If-Match`` with one tag, and ``If-None-Match: *`` on a write, are one store call.
+        Other conditions (several tags, ``If-Match: *``, ``If-None-Match`` with tags), and
+        a write with no condition, read the current version, check it, and write
+        conditioned on it; if another writer gets in between, they read again. A write with
+        no condition that keeps losing is made plain at last, and answered without a tag.
+        """
+        store: Any = state.store
+        environ = req.environ
+        if_match = req.if_match if "HTTP_IF_MATCH" in environ else None
+        if_none_match = req.if_none_match if "HTTP_IF_NONE_MATCH" in environ else None
+        if if_match is not None and not if_match:
+            raise ApiError(412)  # present but holding no tag: matches nothing
+        if if_none_match is not None and not if_none_match:
+            if_none_match = None  # no tag to avoid: no condition
+        with _store_errors(state):
+            if if_match is not None and if_none_match is None and not if_match.star_tag:
+                tags = list(dict.fromkeys(if_match))
+                if len(tags) == 1:
+                    version = version_of_tag(tags[0])
+                    if version is None:
+                        raise ApiError(412)
+                    return self._versioned_call(store, key, value, version)
+            star = if_none_match is not None and if_none_match.star_tag
+            if value is not None and if_match is None and star:
+                return self._versioned_call(store, key, value, None)
+            for _ in range(_CONDITION_ATTEMPTS):
+                try:
+                    _, version = store.get_with_version(key)
+                    current: str | None = version_tag(version)
+                except KeyError:
+                    version = current = None
+                if if_match is not None and (
+                    current is None or not (if_match.star_tag or if_match.contains(current))
+                ):
+                    raise ApiError(412)
+                if (
+                    if_none_match is not None
+                    and current is not None
+                    and (if_none_match.star_tag or if_none_match.contains(current))
+                ):
+                    raise ApiError(412)
+                if value is None and version is None:
+                    raise ApiError(404)
+                try:
+                    return self._versioned_call(store, key, value, version, retry=True)
+                except _Again:
+                    continue
+            if value is not None and if_match is None and if_none_match is None:
+                store[key] = value
+                return None
+        raise ApiError(412)
+
+    @staticmethod
+    def _versioned_call(
+        store: Any, key: str, value: bytes | None, version: str | None, *, retry: bool = False
+    ) -> str | None:
+        """``set_if`` (or, for ``value=None``, ``delete_if``); 412 on a conflict, or
+        :class:`_Again` with *retry* (the version read is no longer the key's)."""
+        try:
+            if value is None:
+                store.delete_if(key, version=version)
+                return None
+            return version_tag(store.set_if(key, value, version=version))
+        except (ConflictError, KeyError) as exc:
+            if retry:
+                raise _Again from exc
+            raise ApiError(412) from exc
 
     # -- listing and batches -------------------------------------------------------------------
 
@@ -415,6 +526,10 @@ class KvRoutes:
         return json_response(document)
 
 
+class _Again(Exception):  # a signal inside the server, never raised out of it
+    """The version a conditional write read changed before the write: read it again."""
+
+
 def _info(state: KvState) -> dict[str, Any]:
     capabilities = getattr(state.store, "capabilities", None)
     described: dict[str, Any] | None = None
@@ -429,6 +544,8 @@ def _info(state: KvState) -> dict[str, Any]:
             "empty_key": capabilities.empty_key,
             "hierarchical_keys": capabilities.hierarchical_keys,
             "invalid_keys": list(capabilities.invalid_keys),
+            # ETag is then the store's version, and If-Match its compare-and-set.
+            "compare_and_set": state.versioned,
             # Declared by the store; those the API refuses in every key are left out.
             "refused_characters": state.refused_characters(),
         }

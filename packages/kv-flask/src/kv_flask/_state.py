@@ -45,7 +45,7 @@ _CONFIG_KEYS = {
 
 
 def new_locks() -> tuple[threading.Lock, ...]:
-    """The lock stripes that make compare-and-swap atomic for one store."""
+    """The lock stripes that make compare-and-swap atomic for one store without versions."""
     return tuple(threading.Lock() for _ in range(LOCK_STRIPES))
 
 
@@ -70,6 +70,7 @@ class KvState:
     #: app's.
     config: Any = None
     _refused: str | None = field(default=None, repr=False)
+    _versioned: bool | None = field(default=None, repr=False)
     # The options as read and checked, by name: every request reads several, and reading
     # them from the config each time cost more than the checks they feed.
     _settings: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -93,6 +94,18 @@ class KvState:
             declared = getattr(capabilities, "refused_characters", None) or frozenset()
             self._refused = "".join(sorted(set(declared) - API_REFUSED_CHARACTERS - {"/"}))
         return self._refused
+
+    @property
+    def versioned(self) -> bool:
+        """Whether the store declares ``compare_and_set``: then ``ETag`` is its version of
+        the key, conditional requests call its ``set_if`` / ``delete_if``, and the
+        per-process locks are not taken (the store is atomic across processes itself)."""
+        versioned = self._versioned
+        if versioned is None:
+            capabilities = getattr(self.store, "capabilities", None)
+            versioned = getattr(capabilities, "compare_and_set", False) is True
+            self._versioned = versioned
+        return versioned
 
     @property
     def validate_key(self) -> Any:
@@ -218,12 +231,19 @@ class KvState:
         return not prefix or path == prefix or path.startswith(prefix + "/")
 
     def lock_of(self, key: str) -> threading.Lock:
-        """The lock stripe of *key*: held around a single-key write or delete."""
+        """The lock stripe of *key*: held around a single-key write or delete to a store
+        without versions (see :attr:`versioned`)."""
         return self.locks[hash(key) % LOCK_STRIPES]
 
     @contextmanager
     def locked(self, keys: list[str]) -> Iterator[None]:
-        """Hold the lock stripes of *keys*, taken in a fixed order so two calls never deadlock."""
+        """Hold the lock stripes of *keys*, taken in a fixed order so two calls never deadlock.
+
+        None for a :attr:`versioned` store: its own compare-and-set needs no help.
+        """
+        if self.versioned:
+            yield
+            return
         stripes = sorted({hash(key) % LOCK_STRIPES for key in keys})
         with ExitStack() as stack:
             for index in stripes:

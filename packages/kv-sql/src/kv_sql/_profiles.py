@@ -90,6 +90,11 @@ class DialectProfile:
     :param key_locks: Deletes and pops serialize on a per-key advisory lock.
     :param row_locks: Deletes and pops lock the key's newest row (``FOR UPDATE``).
     :param returning: ``INSERT ... RETURNING`` gives the new sequence number.
+    :param compare_and_set: ``set_if`` and ``delete_if`` are atomic here, with the key's
+        newest sequence number as its version: under ``key_locks`` or ``row_locks``, or,
+        with neither, because the database runs one write statement at a time (SQLite),
+        so the conditional ``INSERT ... SELECT`` of :class:`~kv_sql._sql.Statements` is
+        atomic alone. Declared in the store's capabilities.
     :param begin: The statement that opens a write transaction.
     :param packet_limit_sql: A query for the largest statement the server takes; values
         are then checked against it and sent in pieces when the driver inflates them.
@@ -122,6 +127,7 @@ class DialectProfile:
     key_locks: bool = False
     row_locks: bool = False
     returning: bool = False
+    compare_and_set: bool = False
     begin: str = "BEGIN"
     packet_limit_sql: str | None = None
     per_table_index_names: bool = False
@@ -145,6 +151,7 @@ SQLITE = DialectProfile(
     dialects=frozenset({"sqlite"}),
     ordered_keys=True,
     text_time=True,
+    compare_and_set=True,
     # Writes are serialized by the database: take the write lock when the transaction opens,
     # so a reader turned writer never fails with SQLITE_BUSY halfway.
     begin="BEGIN IMMEDIATE",
@@ -162,6 +169,7 @@ MYSQL = DialectProfile(
     binary_keys=True,
     ordered_keys=True,
     row_locks=True,
+    compare_and_set=True,
     packet_limit_sql="SELECT @@max_allowed_packet",
     per_table_index_names=True,
     setup=mysql_setup,
@@ -175,6 +183,7 @@ POSTGRESQL = DialectProfile(
     ordered_keys=True,
     key_locks=True,
     returning=True,
+    compare_and_set=True,
     tuned=True,
 )
 

@@ -17,7 +17,8 @@ time_from_db = View.time_from_db
 
 
 class Reads(SqlBase):
-    """Reading: ``_read``, ``_contains``, ``_read_many``, ``_iter_keys``, ``_count``, history."""
+    """Reading: ``_read``, ``_read_with_version``, ``_contains``, ``_read_many``,
+    ``_iter_keys``, ``_count``, history."""
 
     def _read(self, key: str) -> bytes:
         lease = self._leases.lease()
@@ -42,6 +43,19 @@ class Reads(SqlBase):
             raise KeyError(key)
         item = row[0]
         return item if type(item) is bytes else bytes(item)
+
+    def _read_with_version(self, key: str) -> tuple[bytes, str]:
+        """The newest value of *key* and its version: that row's sequence number, as text.
+
+        On a snapshot, as of the snapshot time (its writes raise ``ReadOnlyError`` anyway).
+        """
+        if not self._profile.compare_and_set:
+            return super()._read_with_version(key)
+        row = self._query(self._st.get_versioned, (self._kp(key), *self._at), fetchone)
+        if row is None or row[2]:
+            raise KeyError(key)
+        item = row[1]
+        return (item if type(item) is bytes else bytes(item)), str(int(row[0]))
 
     def _contains(self, key: str) -> bool:
         params = (key.encode(),) if self._profile.binary_keys else (key,)

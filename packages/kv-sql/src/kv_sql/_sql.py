@@ -64,6 +64,7 @@ class Statements:
     """
 
     get: str
+    get_versioned: str
     contains: str
     latest: str
     insert: str
@@ -73,6 +74,8 @@ class Statements:
     tombstone: str
     tombstone_if: str
     tombstone_row: str
+    insert_if: str
+    insert_if_absent: str
     lock_latest: str
     lock_latest_state: str
     key_lock: str
@@ -113,6 +116,11 @@ class Statements:
                 f"SELECT item, is_deleted FROM {t} WHERE label = {p}{at}"
                 " ORDER BY sequence_number DESC LIMIT 1"
             ),
+            # Compare-and-set: the newest row with its sequence number, the key's version.
+            get_versioned=(
+                f"SELECT sequence_number, item, is_deleted FROM {t} WHERE label = {p}{at}"
+                " ORDER BY sequence_number DESC LIMIT 1"
+            ),
             contains=(
                 f"SELECT is_deleted FROM {t} WHERE label = {p}{at}"
                 " ORDER BY sequence_number DESC LIMIT 1"
@@ -134,7 +142,8 @@ class Statements:
                 f" SELECT {p}, NULL, 1, {p} FROM ({latest_of}) latest"
                 f" WHERE latest.is_deleted = 0{ret}"
             ),
-            # The same, only if the latest row is still the one just read (pop).
+            # The same, only if the latest row is still the one just read (pop), or the
+            # version given (delete_if); parameters: label, created, label, seq.
             tombstone_if=(
                 f"INSERT INTO {t} (label, item, is_deleted, created)"
                 f" SELECT {p}, NULL, 1, {p} FROM ({latest_of}) latest"
@@ -145,6 +154,23 @@ class Statements:
             tombstone_row=(
                 f"INSERT INTO {t} (label, item, is_deleted, created)"
                 f" VALUES ({p}, NULL, 1, {p}){ret}"
+            ),
+            # Compare-and-set in one statement: a row only if the key's newest row is alive
+            # and has this sequence number; parameters: label, item, created, label, seq.
+            # Atomic alone where the database runs one write at a time (SQLite); on
+            # PostgreSQL run under the key's advisory lock (see Writes._write_if).
+            insert_if=(
+                f"INSERT INTO {t} (label, item, is_deleted, created)"
+                f" SELECT {p}, {p}, 0, {p} FROM ({latest_of}) latest"
+                f" WHERE latest.is_deleted = 0 AND latest.sequence_number = {p}{ret}"
+            ),
+            # The same, only if the key is absent: no row at all, or a tombstone newest;
+            # parameters: label, item, created, label.
+            insert_if_absent=(
+                f"INSERT INTO {t} (label, item, is_deleted, created)"
+                f" SELECT {p}, {p}, 0, {p} FROM (SELECT 1 AS one) one"
+                f" WHERE NOT EXISTS (SELECT 1 FROM ({latest_of}) latest"
+                f" WHERE latest.is_deleted = 0){ret}"
             ),
             # MySQL/MariaDB: the newest row, locked with the gap after it (REPEATABLE READ),
             # so no other transaction can pop it or add a row after it until commit. With

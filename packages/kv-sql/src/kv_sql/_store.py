@@ -231,7 +231,9 @@ class GenericSqlDict(Reads, Writes):
 
     @property
     def capabilities(self) -> Capabilities:
-        """History, persistence and the keys this table refuses, for this database."""
+        """History, persistence, compare-and-set and the keys this table refuses, for this
+        database (a snapshot declares what its store does; its writes raise ``ReadOnlyError``).
+        """
         invalid = ["k" * (self._key_length + 1), "\ud800"]
         if self._profile.nul_invalid:
             invalid.append("a\x00b")
@@ -248,6 +250,7 @@ class GenericSqlDict(Reads, Writes):
             refused_characters=(
                 LONE_SURROGATES | {"\x00"} if self._profile.nul_invalid else LONE_SURROGATES
             ),
+            compare_and_set=self._profile.compare_and_set,
         )
 
     @property

@@ -1,8 +1,9 @@
-"""The writes of a SQL store: append a row, tombstone, pop, prune, purge and clear.
+"""The writes of a SQL store: append a row, tombstone, pop, compare-and-set, prune, purge
+and clear.
 
-Every write appends: a value is a new row, a delete a tombstone row. How concurrent deletes
-and pops of one key agree on a single winner is the profile's (``key_locks``,
-``row_locks``); see :meth:`Writes._kill`.
+Every write appends: a value is a new row, a delete a tombstone row. How concurrent deletes,
+pops and compare-and-sets of one key agree on a single winner is the profile's
+(``key_locks``, ``row_locks``); see :meth:`Writes._kill` and :meth:`Writes._write_if`.
 """
 
 from __future__ import annotations
@@ -10,20 +11,37 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-from kv_core import ValueTooLargeError
+from kv_core import ConflictError, ValueTooLargeError
 
 from ._transactions import BATCH, SqlBase
 
-__all__ = ["Writes"]
+__all__ = ["Writes", "sequence_of"]
 
 # Bytes that PyMySQL escapes with a backslash, doubling them in the statement it sends.
 _STATEMENT_OVERHEAD = 4096
+# Sequence numbers are BIGINT: a version above this was never given out.
+_LARGEST_SEQUENCE = 2**63 - 1
+
+
+def sequence_of(version: str) -> int | None:
+    """The sequence number a version stands for; ``None`` if it is not one this store gave.
+
+    Versions are the decimal text of a sequence number (``str(int)``): any other spelling
+    (``"007"``, ``" 7"``, ``"7.0"``) matches no row, so it is a conflict, never an alias.
+    """
+    if not (isinstance(version, str) and version.isascii() and version.isdigit()):
+        return None
+    if version != "0" and version.startswith("0"):
+        return None
+    number = int(version)
+    return number if number <= _LARGEST_SEQUENCE else None
 
 
 class Writes(SqlBase):
-    """Writing: ``_write``, ``_write_many``, ``_delete``, ``_delete_many``, ``_pop``, purge."""
+    """Writing: ``_write``, ``_write_many``, ``_delete``, ``_delete_many``, ``_pop``,
+    ``_write_if``, ``_delete_if``, purge."""
 
     def _check_size(self, value: bytes) -> None:
         limit = self._packet_limit
@@ -63,6 +81,8 @@ class Writes(SqlBase):
         return step is not None and len(value) > step
 
     def _tombstone(self, cur: Any, sql: str, params: tuple[Any, ...]) -> int | None:
+        """Run a conditional ``INSERT ... SELECT``; the new row's sequence number, or ``None``
+        if the condition held no row (a tombstone, or a compare-and-set's value)."""
         cur.execute(sql, params)
         if self._st.returning:
             row = cur.fetchone()
@@ -245,6 +265,101 @@ class Writes(SqlBase):
             # gets the value and the other reads again (SQLite runs one write at a time).
             if self._transact(tombstone, begin=self._prune):
                 return item if type(item) is bytes else bytes(item)
+
+    # -- compare-and-set -------------------------------------------------------------------
+
+    def _write_if(self, key: str, value: bytes, version: str | None) -> str:
+        """Append *value* only if *key*'s newest row is still *version* (``None``: absent).
+
+        The version is the sequence number of the key's newest row. Of concurrent
+        conditional writers of one key exactly one wins, as with deletes and pops
+        (:meth:`_kill`), even for a key that never existed: on PostgreSQL under the key's
+        advisory lock (READ COMMITTED: the conditional insert, a statement after the lock,
+        sees what the previous holder committed); on MySQL/MariaDB the newest row, or the
+        gap where the key's rows would be, is locked ``FOR UPDATE`` (two creators both
+        lock the empty gap and deadlock on their inserts: one is rolled back and, rerun,
+        finds the other's row); on SQLite the conditional ``INSERT ... SELECT`` is one
+        statement, and SQLite runs one write at a time.
+        """
+        if not self._writable:
+            self._read_only()
+        if not self._profile.compare_and_set:
+            return super()._write_if(key, value, version)
+        wanted = None if version is None else sequence_of(version)
+        if version is not None and wanted is None:
+            self._conflict(key, version)
+        label = self._kp(key)
+        if self._packet_limit is not None:
+            self._check_size(value)
+        st = self._st
+
+        def write(cur: Any) -> int | None:
+            now = self._view.now()
+            if self._profile.row_locks:
+                cur.execute(st.lock_latest_state, (label,))
+                row = cur.fetchone()
+                current = None if row is None or row[2] else int(row[0])
+                if current != wanted:
+                    return None
+                seq: int | None = self._insert(cur, (label, value, now))
+            else:
+                if self._profile.key_locks:
+                    cur.execute(st.key_lock, (self._lock_id(label),))
+                if wanted is None:
+                    seq = self._tombstone(cur, st.insert_if_absent, (label, value, now, label))
+                else:
+                    params = (label, value, now, label, wanted)
+                    seq = self._tombstone(cur, st.insert_if, params)
+            if seq is not None and self._prune:
+                cur.execute(st.prune, (label, seq))
+            return seq
+
+        begin = self._profile.locking or self._prune
+        seq = self._transact(write, begin=begin)
+        if seq is None:
+            self._conflict(key, version)
+        return str(seq)
+
+    def _delete_if(self, key: str, version: str) -> None:
+        """Tombstone *key* only if its newest row is still *version* (see :meth:`_write_if`)."""
+        if not self._writable:
+            self._read_only()
+        if not self._profile.compare_and_set:
+            super()._delete_if(key, version)
+            return
+        wanted = sequence_of(version)
+        if wanted is None:
+            self._conflict(key, version)
+        label = self._kp(key)
+        st = self._st
+
+        def delete(cur: Any) -> int | None:
+            now = self._view.now()
+            if self._profile.row_locks:
+                cur.execute(st.lock_latest_state, (label,))
+                row = cur.fetchone()
+                if row is None or row[2] or int(row[0]) != wanted:
+                    return None
+                cur.execute(st.tombstone_row, (label, now))
+                seq: int | None = int(cur.lastrowid)
+            else:
+                if self._profile.key_locks:
+                    cur.execute(st.key_lock, (self._lock_id(label),))
+                seq = self._tombstone(cur, st.tombstone_if, (label, now, label, wanted))
+            if seq is not None and self._prune:
+                cur.execute(st.prune, (label, seq))
+            return seq
+
+        if self._transact(delete, begin=self._profile.locking or self._prune) is None:
+            self._conflict(key, version)
+
+    @staticmethod
+    def _conflict(key: str, version: str | None) -> NoReturn:
+        if version is None:
+            msg = f"{key!r} exists: not written (set_if with version=None writes only new keys)"
+        else:
+            msg = f"{key!r} is no longer at version {version!r}: nothing written"
+        raise ConflictError(msg)
 
     def set_many(self, items: Any) -> None:
         """Store every pair in one transaction (``ReadOnlyError`` on a snapshot, even if empty)."""
