@@ -49,7 +49,7 @@ class Reads(SqlBase):
 
         On a snapshot, as of the snapshot time (its writes raise ``ReadOnlyError`` anyway).
         """
-        if not self._profile.compare_and_set:
+        if not self._cas:
             return super()._read_with_version(key)
         row = self._query(self._st.get_versioned, (self._kp(key), *self._at), fetchone)
         if row is None or row[2]:

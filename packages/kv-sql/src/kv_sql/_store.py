@@ -128,6 +128,7 @@ class GenericSqlDict(Reads, Writes):
         self._profile = profile = profile_for(name)
         generic = self._generic_path or uses_generic_path(dialect, profile)
         self._generic = generic
+        self._cas = profile.compare_and_set and not generic
         self._memory = profile is SQLITE and is_memory_sqlite(engine.url)
         if self._memory and not isinstance(engine.pool, StaticPool):
             self._dispose()
@@ -250,7 +251,7 @@ class GenericSqlDict(Reads, Writes):
             refused_characters=(
                 LONE_SURROGATES | {"\x00"} if self._profile.nul_invalid else LONE_SURROGATES
             ),
-            compare_and_set=self._profile.compare_and_set,
+            compare_and_set=self._cas,
         )
 
     @property

@@ -53,6 +53,8 @@ class SqlBase(Store):
     _engine: Engine
     _owns_engine: bool
     _profile: DialectProfile
+    #: set_if / delete_if are atomic here: the profile promises it and the tuned SQL runs.
+    _cas: bool
     _view: View
     _st: Statements
     _at: tuple[Any, ...]

@@ -283,7 +283,7 @@ class Writes(SqlBase):
         """
         if not self._writable:
             self._read_only()
-        if not self._profile.compare_and_set:
+        if not self._cas:
             return super()._write_if(key, value, version)
         wanted = None if version is None else sequence_of(version)
         if version is not None and wanted is None:
@@ -324,7 +324,7 @@ class Writes(SqlBase):
         """Tombstone *key* only if its newest row is still *version* (see :meth:`_write_if`)."""
         if not self._writable:
             self._read_only()
-        if not self._profile.compare_and_set:
+        if not self._cas:
             super()._delete_if(key, version)
             return
         wanted = sequence_of(version)
