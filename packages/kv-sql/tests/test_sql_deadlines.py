@@ -85,8 +85,9 @@ def test_deadlines_can_be_overridden(
     if how == "url":
         stores.append(GenericSqlDict(f"{url}?connect_timeout=3&read_timeout=4", table))
     elif how == "open_store":
-        bare = url.replace("+psycopg", "").replace("+pymysql", "")
-        stores.append(open_store(f"{bare}?table={table}&connect_timeout=3&read_timeout=4"))  # type: ignore[arg-type]
+        # With the driver named: a bare mysql:// or postgresql:// takes SQLAlchemy's default
+        # driver (mysqlclient, psycopg2) where it is installed, as the dev environment does.
+        stores.append(open_store(f"{url}?table={table}&connect_timeout=3&read_timeout=4"))  # type: ignore[arg-type]
     else:
         options = {"connect_args": {"connect_timeout": 3, "read_timeout": 4}}
         stores.append(GenericSqlDict(url, table, engine_kwargs=options))

@@ -24,7 +24,11 @@ from .test_sql_conformance import _SqlSuite
 
 
 def _capabilities(
-    *, processes: bool = True, invalid: tuple[str, ...] = (), refused: str = ""
+    *,
+    processes: bool = True,
+    invalid: tuple[str, ...] = (),
+    refused: str = "",
+    compare_and_set: bool = False,
 ) -> Capabilities:
     return Capabilities(
         persistent=True,
@@ -37,6 +41,7 @@ def _capabilities(
         hierarchical_keys=False,
         invalid_keys=("k" * 256, "\ud800", *invalid),
         refused_characters=frozenset(refused) | LONE_SURROGATES,
+        compare_and_set=compare_and_set,
     )
 
 
@@ -87,13 +92,14 @@ class TestPg8000(_SqlSuite):
 
 
 class TestPsycopg2(_SqlSuite):
+    # The tuned SQL, so compare-and-set too.
     backend_name = "psycopg2"
-    capabilities = _NO_NUL
+    capabilities = _capabilities(invalid=("a\x00b",), refused="\x00", compare_and_set=True)
 
 
 class TestMysqlclient(_SqlSuite):
     backend_name = "mysqlclient"
-    capabilities = _capabilities()
+    capabilities = _capabilities(compare_and_set=True)
 
 
 class TestSqliteGeneric(_SqlSuite):
