@@ -170,6 +170,14 @@ def test_tiered_declares_what_its_source_declares() -> None:
     assert list(over_plain) == []
 
 
+def test_tiered_over_a_write_only_source_declares_none() -> None:
+    """Read replicas over a WriteOnlyDict master: the source gives no versions to check."""
+    master = MemoryDict()
+    store = TieredStorageDict([ReadOnlyDict(master), WriteOnlyDict(master)])
+    assert master.capabilities.compare_and_set is True
+    assert store.capabilities.compare_and_set is False
+
+
 def test_tiered_condition_is_the_source_s() -> None:
     """The version comes from the bottom tier; a stale copy above does not decide."""
     cache, source = MemoryDict(), MemoryDict()

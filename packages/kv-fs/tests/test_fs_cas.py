@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -126,24 +126,23 @@ def test_lock_excludes_other_threads(store: FileSystemDict) -> None:
     assert store["k"] == b"1"
 
 
-def _hold_lock(scratch: str, key: str, held: Any, release: Any) -> None:
-    fd = os.open(scratch, os.O_RDONLY)
-    try:
-        with key_lock(fd, key):
-            held.set()
-            release.wait(60)
-    finally:
-        os.close(fd)
+# The other process takes the key's lock, says so, and holds it until its stdin closes. A
+# script, not a function here: a spawned child cannot import a test module by the name
+# pytest gave it.
+_HOLD_LOCK = """
+import os, sys
+from kv_fs._locks import key_lock
+fd = os.open(sys.argv[1], os.O_RDONLY)
+with key_lock(fd, sys.argv[2]):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
 
 
 def test_lock_excludes_other_processes(store: FileSystemDict) -> None:
     """While another process holds a key's lock, set_if here waits, then writes."""
     store["k"] = b"0"
     _, version = store.get_with_version("k")
-    context = multiprocessing.get_context("spawn")
-    held, release = context.Event(), context.Event()
-    holder = context.Process(target=_hold_lock, args=(store.scratch_path, "k", held, release))
-    holder.start()
     done = threading.Event()
 
     def write() -> None:
@@ -151,15 +150,21 @@ def test_lock_excludes_other_processes(store: FileSystemDict) -> None:
         done.set()
 
     writer = threading.Thread(target=write)
-    try:
-        assert held.wait(60)
-        writer.start()
-        assert not done.wait(0.3), "set_if did not wait for the other process's lock"
-        assert store["k"] == b"0"
-    finally:
-        release.set()
-        holder.join(60)
-        writer.join(60)
-    assert holder.exitcode == 0
+    command = [sys.executable, "-c", _HOLD_LOCK, str(store.scratch_path), "k"]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as holder:
+        assert holder.stdin is not None
+        assert holder.stdout is not None
+        try:
+            assert holder.stdout.readline() == "held\n"
+            writer.start()
+            assert not done.wait(0.3), "set_if did not wait for the other process's lock"
+            assert store["k"] == b"0"
+        finally:
+            holder.stdin.close()
+            assert holder.wait(60) == 0
+            if writer.ident is not None:  # started
+                writer.join(60)
     assert done.is_set()
     assert store["k"] == b"1"

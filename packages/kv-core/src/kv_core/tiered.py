@@ -105,9 +105,14 @@ class TieredStorageDict(Wrapper):
 
     @property
     def capabilities(self) -> Capabilities:
-        """The weakest of every tier's, but ``compare_and_set`` is the originals' tier's."""
-        truth = capabilities_of(self._inner[self._truth])
-        return dataclasses.replace(super().capabilities, compare_and_set=truth.compare_and_set)
+        """The weakest of every tier's, but ``compare_and_set`` is the originals' tier's.
+
+        An originals' tier that serves no reads (a ``WriteOnlyDict`` master under read
+        replicas) gives no versions to set a condition on, so then there is none.
+        """
+        truth = self._inner[self._truth]
+        cas = capabilities_of(truth).compare_and_set and serves_reads(truth)
+        return dataclasses.replace(super().capabilities, compare_and_set=cas)
 
     # -- tiers that are down ---------------------------------------------------------------
 
