@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, Table, create_engine, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import NullPool
 
-from kv_dev.services import FIREBIRD, MYSQL, POSTGRES, unique_name
+from kv_dev.services import FIREBIRD, MYSQL, POSTGRES, in_ci, unique_name
 from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
 from kv_sql._dialects import CorePathSqlDict
 
@@ -47,10 +47,14 @@ def with_scheme(url: str, scheme: str) -> str:
 
 
 def _require_module(module: str, package: str) -> None:
+    """Skip (locally) or fail (in CI, which installs every driver) without *module*."""
     try:
         __import__(module)
     except ImportError:
-        pytest.skip(f"{module} is not installed: pip install {package}")
+        msg = f"{module} is not installed: pip install {package}"
+        if in_ci():
+            pytest.fail(f"{msg}. CI=true: requirements-dev.txt installs it.")
+        pytest.skip(msg)
 
 
 def drop_table(url: str, table: str) -> None:

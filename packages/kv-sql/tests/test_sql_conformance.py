@@ -55,11 +55,17 @@ def _down_after_open(backend: Any) -> GenericSqlDict:
 
 
 def _capabilities(
-    *, persistent: bool = True, invalid: tuple[str, ...] = (), refused: str = ""
+    *,
+    persistent: bool = True,
+    processes: bool | None = None,
+    invalid: tuple[str, ...] = (),
+    refused: str = "",
+    compare_and_set: bool = True,
 ) -> Capabilities:
+    """What a SQL store declares; *processes* defaults to *persistent*."""
     return Capabilities(
         persistent=persistent,
-        processes=persistent,
+        processes=persistent if processes is None else processes,
         ttl=False,
         history=True,
         max_key_length=255,
@@ -68,7 +74,7 @@ def _capabilities(
         hierarchical_keys=False,
         invalid_keys=("k" * 256, "\ud800", *invalid),
         refused_characters=frozenset(refused) | LONE_SURROGATES,
-        compare_and_set=True,
+        compare_and_set=compare_and_set,
     )
 
 

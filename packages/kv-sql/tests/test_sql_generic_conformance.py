@@ -14,44 +14,19 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from kv_core import Capabilities
-from kv_core.capabilities import LONE_SURROGATES
 from kv_core.conformance import closed_port
 from kv_sql import GenericSqlDict
 
 from .conftest import Backend
-from .test_sql_conformance import _SqlSuite
+from .test_sql_conformance import _capabilities, _SqlSuite
 
-
-def _capabilities(
-    *,
-    processes: bool = True,
-    invalid: tuple[str, ...] = (),
-    refused: str = "",
-    compare_and_set: bool = False,
-) -> Capabilities:
-    return Capabilities(
-        persistent=True,
-        processes=processes,
-        ttl=False,
-        history=True,
-        max_key_length=255,
-        max_value_size=None,
-        empty_key=True,
-        hierarchical_keys=False,
-        invalid_keys=("k" * 256, "\ud800", *invalid),
-        refused_characters=frozenset(refused) | LONE_SURROGATES,
-        compare_and_set=compare_and_set,
-    )
-
-
-_NO_NUL = _capabilities(invalid=("a\x00b",), refused="\x00")
+_NO_NUL = _capabilities(invalid=("a\x00b",), refused="\x00", compare_and_set=False)
 
 
 class TestDuckDB(_SqlSuite):
     backend_name = "duckdb"
     # DuckDB locks its file to the process that opened it.
-    capabilities = _capabilities(processes=False)
+    capabilities = _capabilities(processes=False, compare_and_set=False)
 
 
 class TestDuckDBPrune(TestDuckDB):
@@ -94,17 +69,17 @@ class TestPg8000(_SqlSuite):
 class TestPsycopg2(_SqlSuite):
     # The tuned SQL, so compare-and-set too.
     backend_name = "psycopg2"
-    capabilities = _capabilities(invalid=("a\x00b",), refused="\x00", compare_and_set=True)
+    capabilities = _capabilities(invalid=("a\x00b",), refused="\x00")
 
 
 class TestMysqlclient(_SqlSuite):
     backend_name = "mysqlclient"
-    capabilities = _capabilities(compare_and_set=True)
+    capabilities = _capabilities()
 
 
 class TestSqliteGeneric(_SqlSuite):
     backend_name = "sqlite_generic"
-    capabilities = _capabilities()
+    capabilities = _capabilities(compare_and_set=False)
 
 
 class TestSqliteGenericPrune(TestSqliteGeneric):

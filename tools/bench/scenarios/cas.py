@@ -23,13 +23,8 @@ is not hidden behind the disk's; ``redis`` a private ``redis-server`` started by
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -45,6 +40,7 @@ from kv_flask import FlaskKvDict
 from kv_fs import FileSystemDict
 from kv_redis import RedisDict
 from kv_sql import GenericSqlDict, MySqlDict, PostgresSqlDict
+from scenarios.flask import server_process
 from scenarios.redis import _server as redis_server
 from scenarios.redis import _unlink_prefix
 
@@ -119,28 +115,13 @@ serve(GenericSqlDict(sys.argv[2], "kv"), "127.0.0.1", int(sys.argv[1]), threads=
 def http() -> Iterator[Store]:
     """A FlaskKvDict to a kv_flask.serve process over a SQLite file."""
     base = tempfile.mkdtemp(prefix="kvbench-cas-http-")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    process = subprocess.Popen(
-        [sys.executable, "-c", _HTTP_SERVER, str(port), f"sqlite:///{base}/kv.db"],
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the kv server did not start") from None
-                time.sleep(0.1)
-        with FlaskKvDict(f"http://127.0.0.1:{port}") as store:
+        with (
+            server_process(_HTTP_SERVER, f"sqlite:///{base}/kv.db") as url,
+            FlaskKvDict(url) as store,
+        ):
             yield store
     finally:
-        process.terminate()
-        process.wait(timeout=10)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -49,14 +49,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server_process() -> Iterator[str]:
+def server_process(script: str = _SERVER, *args: str) -> Iterator[str]:
+    """The base URL of a kv server run by *script* in a child (its port, then *args*, are
+    its arguments), stopped on exit."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, str(port)],
+        [sys.executable, "-c", script, str(port), *args],
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -119,7 +121,7 @@ def scenario() -> Iterator[list[Case]]:
     bare_client = bare.test_client()
     kv_client = kv.test_client()
 
-    with _server_process() as url, requests.Session() as session:
+    with server_process() as url, requests.Session() as session:
         client = FlaskKvDict(url)
         target = f"{url}/key:00042"
         timeout = (3.05, 30)

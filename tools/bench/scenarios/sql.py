@@ -36,9 +36,13 @@ def _now() -> datetime:
 
 
 def _core_cases(store: GenericSqlDict, label: str, key: Any) -> tuple[Callable[[], Any], ...]:
-    """get and set through SQLAlchemy Core on one connection: compiled statements cached."""
+    """get and set through SQLAlchemy Core on one connection: compiled statements cached,
+    the connection set up as the store's are."""
     table = build_table(store.table_name, store.key_length, store.engine.dialect.name)
     conn = store.engine.connect()
+    if store.engine.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        conn.commit()
     get_stmt = (
         select(table.c.item, table.c.is_deleted)
         .where(table.c.label == bindparam("k"))

@@ -19,48 +19,20 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 from harness import Case
-from sqlalchemy import bindparam, desc, insert, select, text
+from sqlalchemy import text
 
 from kv_dev.services import port_open
 from kv_sql import GenericSqlDict, PostgresSqlDict
 from kv_sql._dialects import CorePathSqlDict
-from kv_sql._engine import kv_table
-from scenarios.sql import KEY, POSTGRES_URL, VALUE, _now
+from scenarios.sql import KEY, POSTGRES_URL, VALUE, _core_cases
 
 
 def _fill(store: GenericSqlDict) -> None:
     store.set_many({f"key:{i:05d}": VALUE for i in range(200)})
 
 
-def _hand_written_core(store: GenericSqlDict) -> tuple[Any, Any, Any]:
-    """get and set in SQLAlchemy Core on one held connection, set up as the store's are."""
-    conn = store.engine.connect()
-    if store.engine.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA synchronous=NORMAL")  # what the store's connections get
-        conn.commit()
-    table = kv_table(store.engine, store.table_name, store.key_length)
-    get_stmt = (
-        select(table.c.item, table.c.is_deleted)
-        .where(table.c.label == bindparam("k"))
-        .order_by(desc(table.c.sequence_number))
-        .limit(1)
-    )
-    set_stmt = insert(table)
-
-    def get() -> Any:
-        row = conn.execute(get_stmt, {"k": KEY}).first()
-        conn.rollback()
-        return row
-
-    def put() -> None:
-        conn.execute(set_stmt, {"label": KEY, "item": VALUE, "is_deleted": 0, "created": _now()})
-        conn.commit()
-
-    return get, put, conn.close
-
-
 def _cases(name: str, tuned: GenericSqlDict, generic: GenericSqlDict) -> list[Case]:
-    core_get, core_set, _ = _hand_written_core(generic)
+    core_get, core_set, _ = _core_cases(generic, "hand-written Core", KEY)
     return [
         Case(f"{name} get", "hand-written Core", core_get, baseline=True),
         Case(f"{name} get", "generic path", lambda: generic[KEY]),

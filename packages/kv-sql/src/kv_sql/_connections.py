@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 import weakref
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
@@ -51,6 +51,20 @@ IDLE_SECONDS = 10.0
 PEEK_SECONDS = 1.0
 
 _FORKED_AWAY: list[Any] = []
+
+
+def raise_connect_failure(engine: Engine, exc: BaseException) -> NoReturn:
+    """Raise the kv error for a connection *engine* could not give: a full pool or a server
+    that is down is ``StoreUnavailable``, refused credentials ``AccessDeniedError``."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        msg = f"no free connection in the pool: {exc}"
+        raise StoreUnavailable(msg) from exc
+    cause = driver_error(exc)
+    if access_denied(engine.dialect.name, cause, engine.url.database):
+        msg = f"the database refused the connection: {cause}"
+        raise AccessDeniedError(msg) from cause
+    msg = f"cannot connect to the database: {cause}"
+    raise StoreUnavailable(msg) from cause
 
 
 class Lease:
@@ -223,16 +237,8 @@ class ConnectionLeases:
             self.after_fork()
         try:
             fairy = self._engine.raw_connection()
-        except sa_exc.TimeoutError as exc:
-            msg = f"no free connection in the pool: {exc}"
-            raise StoreUnavailable(msg) from exc
-        except (sa_exc.DBAPIError, self._dbapi_error) as exc:
-            cause = driver_error(exc)
-            if access_denied(self._dialect.name, cause, self._engine.url.database):
-                msg = f"the database refused the connection: {cause}"
-                raise AccessDeniedError(msg) from cause
-            msg = f"cannot connect to the database: {cause}"
-            raise StoreUnavailable(msg) from cause
+        except (sa_exc.TimeoutError, sa_exc.DBAPIError, self._dbapi_error) as exc:
+            raise_connect_failure(self._engine, exc)
         try:
             connection: Any = fairy.dbapi_connection
             self._dialect.set_isolation_level(connection, "AUTOCOMMIT")

@@ -36,7 +36,7 @@ from kv_core import (
     StoreUnavailable,
 )
 
-from ._connections import IDLE_SECONDS
+from ._connections import IDLE_SECONDS, raise_connect_failure
 from ._core_statements import PAGE, CoreStatements
 from ._failures import (
     access_denied,
@@ -177,19 +177,8 @@ class CoreConnections:
             raise StoreUnavailable(msg)
         try:
             conn = self._engine.connect()
-        except sa_exc.TimeoutError as exc:
-            msg = f"no free connection in the pool: {exc}"
-            raise StoreUnavailable(msg) from exc
-        except sa_exc.DBAPIError as exc:
-            cause = driver_error(exc)
-            if access_denied(self._engine.dialect.name, cause, self._engine.url.database):
-                msg = f"the database refused the connection: {cause}"
-                raise AccessDeniedError(msg) from cause
-            msg = f"cannot connect to the database: {cause}"
-            raise StoreUnavailable(msg) from cause
-        except OSError as exc:
-            msg = f"cannot connect to the database: {exc}"
-            raise StoreUnavailable(msg) from exc
+        except (sa_exc.TimeoutError, sa_exc.DBAPIError, OSError) as exc:
+            raise_connect_failure(self._engine, exc)
         if self._setup is not None:
             info = conn.connection.info
             if not info.get("kv_sql_ready"):
