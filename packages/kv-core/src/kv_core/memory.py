@@ -62,16 +62,18 @@ class MemoryDict(Store):
             self.update(initial)
 
     def _bind_dict_methods(self) -> None:
-        # The read primitives are the dict's own (C) methods on each instance, so a wrapper
-        # over this store reaches the dict without a Python call. (Not the writes: a bound
-        # dict.__setitem__ is a slot wrapper, slower to call than a method.) A subclass that
-        # overrides one of them keeps its override.
+        # The read primitives and _delete are the dict's own (C) methods on each instance,
+        # so a wrapper over this store reaches the dict without a Python call (_delete is
+        # dict.pop, which raises KeyError for a missing key as del does; its value is
+        # dropped). Not _write: a bound dict.__setitem__ is a slot wrapper, slower to call
+        # than a method. A subclass that overrides one of them keeps its override.
         data = self._data
         cls = type(self)
         for name, method in (
             ("_read", data.__getitem__),
             ("_get", data.get),
             ("_contains", data.__contains__),
+            ("_delete", data.pop),
         ):
             if getattr(cls, name) is getattr(MemoryDict, name):
                 setattr(self, name, method)
