@@ -300,7 +300,7 @@ def _batch_operations(key_schema: dict[str, Any]) -> dict[str, Any]:
                             }
                         },
                     },
-                    **_errors(401, 403, 503),
+                    **_errors(400, 401, 403, 503),
                 },
             }
         },
