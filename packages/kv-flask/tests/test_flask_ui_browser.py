@@ -366,17 +366,19 @@ def test_hostile_keys_and_values_are_shown_as_text(driver, memory_server, kv):
     key = '<img src=x onerror="window.kvPwned=1">'
     value = "<script>window.kvPwned=2</script><img src=x onerror=window.kvPwned=3>"
     kv[key] = value
-    kv["<b>bold</b>"] = b"<i>not italic</i>"
+    kv["<b>bold"] = b"<i>not italic</i>"
+    kv["<u>folder</u>x"] = b"v"
     _open(driver, memory_server)
     assert _entry(driver, key=key).text == key
     _view(driver, key)
     assert _el(driver, "viewer-title").text == key
     assert _el(driver, "value-text").text == value
-    _view(driver, "<b>bold</b>")
+    assert _entry(driver, folder="<u>folder</").text == "<u>folder</"
+    _view(driver, "<b>bold")
     assert _el(driver, "value-text").text == "<i>not italic</i>"
     from selenium.webdriver.common.by import By
 
-    assert driver.find_elements(By.CSS_SELECTOR, "img[src='x'], script:not([src]), b, i") == []
+    assert driver.find_elements(By.CSS_SELECTOR, "img[src='x'], script:not([src]), b, i, u") == []
     assert driver.execute_script("return window.kvPwned") is None
 
 
