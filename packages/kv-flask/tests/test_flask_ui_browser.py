@@ -26,8 +26,9 @@ TOKEN = "browser-token"
 WAIT = 10
 
 
-def _browser_or_skip() -> None:
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
+def _browser_or_skip(paths: tuple[str, ...] = (CHROMIUM, CHROMEDRIVER)) -> None:
+    """Skip (fail, in CI) unless the browser, its driver and selenium are installed."""
+    missing = [path for path in paths if not os.path.exists(path)]
     try:
         import selenium  # noqa: F401
     except ImportError:
@@ -40,6 +41,17 @@ def _browser_or_skip() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(msg)
         pytest.skip(msg)
+
+
+def test_a_missing_browser_fails_in_ci_and_skips_elsewhere(monkeypatch, tmp_path):
+    """Without chromium the tests skip saying what to install; with CI=true they fail."""
+    absent = str(tmp_path / "chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium chromium-driver"):
+        _browser_or_skip((absent,))
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium chromium-driver"):
+        _browser_or_skip((absent,))
 
 
 @pytest.fixture(scope="module")
