@@ -450,6 +450,8 @@ def test_history_lists_versions_and_shows_an_old_one(driver, sql_server, sql_sto
     _entry(driver, folder="hist/").click()
     _view(driver, "hist/k")
     assert _el(driver, "value-text").text == "version three"
+    assert not _el(driver, "token-form").is_displayed()  # a server without a token
+    assert not _el(driver, "edit-form").is_displayed()
     from selenium.webdriver.common.by import By
 
     rows = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#history-list li"))
