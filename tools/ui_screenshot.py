@@ -28,7 +28,7 @@ SAMPLE = {
     "sessions/7be210": b"\x80\x04\x95\x0b\x00\x00\x00\x00\x00\x00\x00",
     "users/alice": b'{"name": "Alice", "role": "admin"}',
     "users/bob": b'{"name": "Bob", "role": "viewer"}',
-    "README": "Keys with '/' show as folders.".encode(),
+    "README": b"Keys with '/' show as folders.",
 }
 KEY = "config/app.json"
 VERSIONS = (
@@ -50,34 +50,32 @@ def take(out: Path) -> None:
     options.binary_location = "/usr/bin/chromium"
     for argument in ("--headless=new", "--no-sandbox", "--window-size=1200,900", "--disable-gpu"):
         options.add_argument(argument)
-    with tempfile.TemporaryDirectory() as folder:
-        with GenericSqlDict(f"sqlite:///{folder}/kv.db", "kv") as store:
-            for value in VERSIONS:
-                store[KEY] = value
-                time.sleep(0.01)
-            for key, value in SAMPLE.items():
-                if key != KEY:
-                    store[key] = value
-            with ServerThread(store, ui=True) as server:
-                driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-                try:
-                    driver.get(f"{server.url}/_kv/ui/")
-                    wait = WebDriverWait(driver, 10)
-                    wait.until(lambda d: d.execute_script("return document.body.dataset.ready"))
-                    folder_button = wait.until(
-                        lambda d: d.find_element(By.CSS_SELECTOR, '[data-folder="config/"]')
-                    )
-                    folder_button.click()
-                    key_button = wait.until(
-                        lambda d: d.find_element(By.CSS_SELECTOR, f'[data-key="{KEY}"]')
-                    )
-                    key_button.click()
-                    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#history-list li"))
-                    driver.execute_script("document.activeElement.blur()")
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    driver.save_screenshot(str(out))
-                finally:
-                    driver.quit()
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        GenericSqlDict(f"sqlite:///{folder}/kv.db", "kv") as store,
+    ):
+        for value in VERSIONS:
+            store[KEY] = value
+            time.sleep(0.01)
+        for key, value in SAMPLE.items():
+            if key != KEY:
+                store[key] = value
+        with ServerThread(store, ui=True) as server:
+            driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+            try:
+                driver.get(f"{server.url}/_kv/ui/")
+                wait = WebDriverWait(driver, 10)
+                wait.until(lambda d: d.execute_script("return document.body.dataset.ready"))
+                wait.until(
+                    lambda d: d.find_element(By.CSS_SELECTOR, '[data-folder="config/"]')
+                ).click()
+                wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f'[data-key="{KEY}"]')).click()
+                wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#history-list li"))
+                driver.execute_script("document.activeElement.blur()")
+                out.parent.mkdir(parents=True, exist_ok=True)
+                driver.save_screenshot(str(out))
+            finally:
+                driver.quit()
 
 
 def main() -> None:

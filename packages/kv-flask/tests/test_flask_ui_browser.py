@@ -35,8 +35,7 @@ def _browser_or_skip(paths: tuple[str, ...] = (CHROMIUM, CHROMEDRIVER)) -> None:
         missing.append("selenium (pip install 'kv-flask[test]')")
     if missing:
         msg = (
-            f"the browser tests need {', '.join(missing)}: "
-            "apt-get install chromium chromium-driver"
+            f"the browser tests need {', '.join(missing)}: apt-get install chromium chromium-driver"
         )
         if os.environ.get("CI") == "true":
             pytest.fail(msg)

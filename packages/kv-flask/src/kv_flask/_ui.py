@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 
 from flask import Blueprint, Response, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from ._errors import ApiError
 from ._state import KvState
@@ -53,7 +54,7 @@ def is_ui_request(state: KvState, path: str, method: str) -> bool:
 def register_ui(blueprint: Blueprint, state_of: Callable[[], KvState]) -> None:
     """Add the page's routes to *blueprint*; they answer 404 while the ``ui`` option is off."""
 
-    def ui_file(name: str = "") -> Response:
+    def ui_file(name: str = "") -> BaseResponse:
         state = state_of()
         if not state.ui:
             raise ApiError(404)
