@@ -56,6 +56,7 @@ def test_ui_is_off_by_default(raw):
         ("/_kv/ui/index.html", "text/html; charset=utf-8"),
         ("/_kv/ui/ui.js", "text/javascript; charset=utf-8"),
         ("/_kv/ui/ui.css", "text/css; charset=utf-8"),
+        ("/_kv/ui/favicon.svg", "image/svg+xml"),
     ],
 )
 def test_ui_files_are_served_without_token_with_a_strict_policy(ui_raw, path, content_type):
@@ -256,3 +257,29 @@ def test_as_of_on_a_write_is_400(history_raw, sql_store):
     assert status == 400
     assert history_raw.error(data)["error"] == "bad_parameter"
     assert "k" not in sql_store
+
+
+@pytest.mark.parametrize("path", ["/_kv/ui", "/_kv/ui/", "/_kv/history/k"])
+def test_options_names_the_read_methods(history_raw, path):
+    """OPTIONS on the page and the history answers 405 with ``Allow: GET, HEAD``."""
+    status, headers, _ = history_raw.request("OPTIONS", path)
+    assert status == 405
+    assert headers["allow"] == "GET, HEAD"
+
+
+def test_head_of_the_page_and_the_history(history_raw, sql_store):
+    """HEAD is answered wherever GET is, without a body."""
+    sql_store["k"] = b"v"
+    for path in ("/_kv/ui/", "/_kv/history/k", "/k?as_of=2999-01-01T00:00:00Z"):
+        status, _, data = history_raw.request("HEAD", path)
+        assert (status, data) == (200, b""), path
+
+
+def test_as_of_a_versions_time_shows_that_version(history_raw, sql_store):
+    """Each version's ``created`` time, given as ``as_of``, reads that version's value."""
+    for value in (b"one", b"two", b"three"):
+        sql_store["k"] = value
+        time.sleep(0.002)  # distinct times, even on a clock with coarse ticks
+    versions = json.loads(history_raw.request("GET", "/_kv/history/k")[2])["versions"]
+    shown = [history_raw.request("GET", f"/k?as_of={v['created']}")[2] for v in versions]
+    assert shown == [b"one", b"two", b"three"]

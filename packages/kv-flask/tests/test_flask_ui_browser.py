@@ -72,6 +72,7 @@ def driver() -> Iterator[Any]:
         "--disable-extensions",
     ):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         yield browser
@@ -274,6 +275,34 @@ def test_shows_text_hex_and_images_with_size_and_etag(driver, memory_server, kv)
     assert image.get_attribute("src").startswith("blob:")
     _wait(driver, lambda d: d.execute_script("return arguments[0].naturalWidth", image) == 2)
     assert _el(driver, "meta-kind").text == "image (image/png)"
+
+
+def test_the_page_keeps_to_its_content_security_policy(driver, memory_server, kv):
+    """Listing, a text value and an image preview raise no CSP violation or script error."""
+    kv["pic.png"] = _png()
+    kv["text"] = b"t"
+    _open(driver, memory_server)
+    driver.get_log("browser")  # what earlier tests left
+    _open(driver, memory_server)
+    _view(driver, "pic.png")
+    _wait(
+        driver,
+        lambda d: d.execute_script("return arguments[0].naturalWidth", _el(d, "value-image")),
+    )
+    _view(driver, "text")
+    problems = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert problems == []
+
+
+def test_the_page_under_a_url_prefix(driver):
+    """Mounted under a prefix, the page finds the API under the same prefix."""
+    store = MemoryDict()
+    store["under/prefix"] = b"found"
+    with ServerThread(store, threads=2, ui=True, url_prefix="/kv/api") as server:
+        _open(driver, server, token=None)
+        _entry(driver, folder="under/").click()
+        _view(driver, "under/prefix")
+        assert _el(driver, "value-text").text == "found"
 
 
 def test_download_saves_the_value(driver, memory_server, kv, tmp_path):

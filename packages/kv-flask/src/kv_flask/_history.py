@@ -16,7 +16,7 @@ from typing import Any
 
 from ._errors import ApiError
 
-__all__ = ["AS_OF", "has_history", "parse_as_of", "store_as_of", "versions_document"]
+__all__ = ["AS_OF", "has_history", "no_history", "parse_as_of", "store_as_of", "versions_document"]
 
 #: The query parameter that reads a snapshot of the store.
 AS_OF = "as_of"

@@ -1,6 +1,6 @@
 """The key browser page at ``/_kv/ui/`` (off unless the ``ui`` option is on).
 
-The page is static: ``index.html``, ``ui.js`` and ``ui.css`` shipped in this package, no
+The page is static: ``index.html``, ``ui.js``, ``ui.css`` and ``favicon.svg`` shipped in this package, no
 asset from anywhere else. It reads and writes only through the API itself, with the token
 the user types (kept in the tab's ``sessionStorage``, sent as ``Authorization: Bearer``).
 The files hold no data, so they are served without the token; the ``Host`` and origin
@@ -35,6 +35,7 @@ _FILES = {
     "index.html": ("index.html", "text/html; charset=utf-8"),
     "ui.js": ("ui.js", "text/javascript; charset=utf-8"),
     "ui.css": ("ui.css", "text/css; charset=utf-8"),
+    "favicon.svg": ("favicon.svg", "image/svg+xml"),
 }
 
 
