@@ -1,12 +1,12 @@
 """The key browser page at ``/_kv/ui/`` (off unless the ``ui`` option is on).
 
-The page is static: ``index.html``, ``ui.js``, ``ui.css`` and ``favicon.svg`` shipped in this package, no
-asset from anywhere else. It reads and writes only through the API itself, with the token
-the user types (kept in the tab's ``sessionStorage``, sent as ``Authorization: Bearer``).
-The files hold no data, so they are served without the token; the ``Host`` and origin
-rules still apply. Every answer carries a strict Content-Security-Policy: scripts and styles
-from the page's own origin only, no inline script, images from ``blob:`` (previews made by
-the page), and no framing.
+The page is static: ``index.html``, ``ui.js``, ``ui.css`` and ``favicon.svg``, shipped in
+this package, no asset from anywhere else. It reads and writes only through the API itself,
+with the token the user types (kept in the tab's ``sessionStorage``, sent as
+``Authorization: Bearer``). The files hold no data, so they are served without the token;
+the ``Host`` and origin rules still apply. Every answer carries a strict
+Content-Security-Policy: scripts and styles from the page's own origin only, no inline
+script, images from ``blob:`` (previews made by the page), and no framing.
 """
 
 from __future__ import annotations
