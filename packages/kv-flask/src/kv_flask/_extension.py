@@ -84,7 +84,8 @@ class FlaskKv(Blueprint):
 
     Options not passed here are read from ``app.config`` the first time a request needs
     each, once per app (``KV_TOKEN``, ``KV_MAX_CONTENT_LENGTH``, ``KV_LIST_LIMIT``,
-    ``KV_ALLOWED_HOSTS``, ``KV_ALLOWED_ORIGINS``, ``KV_CACHE_CONTROL``, ``KV_LOG_KEYS``).
+    ``KV_ALLOWED_HOSTS``, ``KV_ALLOWED_ORIGINS``, ``KV_CACHE_CONTROL``, ``KV_LOG_KEYS``,
+    ``KV_UI``).
 
     :param app: The Flask application to register on now, or ``None`` (see :meth:`init_app`).
     :param store: A kv store or any ``MutableMapping`` of ``str`` to ``bytes``.
