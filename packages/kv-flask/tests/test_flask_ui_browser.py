@@ -12,7 +12,7 @@ import struct
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -521,3 +521,27 @@ def test_snapshot_shows_the_store_as_it_was(driver, sql_server, sql_store):
     _el(driver, "as-of-clear").click()
     _wait(driver, lambda d: _shown(d) == ["a", "new"])
     assert not _el(driver, "snapshot-banner").is_displayed()
+
+
+def test_the_time_picker_fills_in_a_utc_time(driver, sql_server, sql_store):
+    """A local time picked in the date-time picker becomes the UTC time shown; long ago, the
+    snapshot is empty."""
+    sql_store["picked"] = b"v"
+    _open(driver, sql_server, token=None)
+    _entry(driver, key="picked")
+    picker = _el(driver, "as-of-picker")
+    assert picker.get_attribute("type") == "datetime-local"
+    driver.execute_script(
+        "arguments[0].value = '2001-02-03T04:05:06';"
+        "arguments[0].dispatchEvent(new Event('change'));",
+        picker,
+    )
+    offset = driver.execute_script("return new Date(2001, 1, 3, 4, 5, 6).getTimezoneOffset()")
+    local = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC) + timedelta(minutes=offset)
+    expected = local.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert _el(driver, "as-of-input").get_attribute("value") == expected
+    _el(driver, "as-of-show").click()
+    _wait(driver, lambda d: _el(d, "count").text == f"0 keys in the store as of {expected}")
+    assert _el(driver, "key-list").text == "No keys here."
+    _el(driver, "as-of-clear").click()
+    _entry(driver, key="picked")

@@ -466,6 +466,11 @@
     $("search-form").addEventListener("submit", guarded(search));
     $("snapshot-form").addEventListener("submit", guarded(() => showSnapshot(null)));
     $("as-of-clear").addEventListener("click", guarded(showPresent));
+    $("as-of-picker").addEventListener("change", () => {
+      // datetime-local holds a local time without zone; the API takes UTC.
+      const picked = new Date($("as-of-picker").value);
+      if (!Number.isNaN(picked.getTime())) $("as-of-input").value = picked.toISOString();
+    });
     $("more").addEventListener("click", guarded(more));
     $("create-form").addEventListener("submit", guarded(create));
     $("edit").addEventListener("click", guarded(startEdit));
