@@ -31,6 +31,11 @@ logger = logging.getLogger(__name__)
 LOG_INTERVAL = 60.0
 
 
+def _none(key: Any, default: Any) -> Any:
+    """The read of a stack where no tier serves reads: always a miss."""
+    return default
+
+
 class TieredStorageDict(Wrapper):
     """Layer *stores* from head (fastest, a cache) to tail (the source of truth).
 
@@ -97,6 +102,10 @@ class TieredStorageDict(Wrapper):
         # here would answer nothing or discard the write.
         self._readers = tuple((depth, links[depth]) for depth in readers)
         self._getters = tuple((depth, link.get) for depth, link in self._readers)
+        # __getitem__ asks the first tier that serves reads outside its loop (a hit there is
+        # the common case), then the rest in turn.
+        self._head_depth, self._head_get = self._getters[0] if self._getters else (0, _none)
+        self._rest = self._getters[1:]
         order = (*reversed(range(self._truth, len(tiers))), *reversed(self._copies))
         self._written = tuple(links[depth] for depth in order if depth in self._writable)
         self._encode, self._one_codec = encoder_for(self._written)
@@ -171,18 +180,27 @@ class TieredStorageDict(Wrapper):
         # Two parameters exactly: CPython then calls it from store[key] without a slot call.
         if self._checks_keys or type(key) is not str:
             key = self._check_key(key)
-        for depth, get in self._getters:
-            try:
-                value = get(key, MISSING)
-            except StoreUnavailable as exc:
-                failed, error = depth, exc
-                break
-            if value is not MISSING:
-                if depth and self.promote_on_read:
-                    self._promote([(key, value)], depth)
-                return value
+        try:
+            value = self._head_get(key, MISSING)
+        except StoreUnavailable as exc:
+            failed, error = self._head_depth, exc
         else:
-            raise KeyError(key)
+            if value is not MISSING:
+                if self._head_depth and self.promote_on_read:
+                    self._promote([(key, value)], self._head_depth)
+                return value
+            for depth, get in self._rest:
+                try:
+                    value = get(key, MISSING)
+                except StoreUnavailable as exc:
+                    failed, error = depth, exc
+                    break
+                if value is not MISSING:
+                    if self.promote_on_read:
+                        self._promote([(key, value)], depth)
+                    return value
+            else:
+                raise KeyError(key)
         value = self._get_past(key, failed, error)
         if value is MISSING:
             raise KeyError(key)
