@@ -107,6 +107,30 @@ class SqlBase(Store):
                 self._leases.failed(lease, exc)
                 raise
 
+    def _query_cursor(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """Run one read on a cursor of its own and return that cursor, its rows unread.
+
+        Only for drivers that hold a whole result in client memory once the statement has
+        run (``DialectProfile.page_cursor``): the connection is then free for other
+        statements while the caller reads the rows. A lost connection is retried as in
+        :meth:`_query`.
+        """
+        for attempt in (0, 1):
+            lease = self._leases.lease()
+            with lease.lock:
+                cur = lease.connection.cursor()
+                try:
+                    cur.execute(sql, params)
+                except BaseException as exc:
+                    with contextlib.suppress(Exception):
+                        cur.close()
+                    if attempt or not self._leases.lost(lease, exc):
+                        self._leases.failed(lease, exc)
+                        raise
+                else:
+                    return cur
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _query_one(self, sql: str, params: tuple[Any, ...]) -> Any:
         row = self._query(sql, params, fetchone)
         return None if row is None else row[0]
