@@ -177,6 +177,8 @@ MYSQL = DialectProfile(
     compare_and_set=True,
     packet_limit_sql="SELECT @@max_allowed_packet",
     per_table_index_names=True,
+    # 256 labels hold ~20 KiB (1024: ~70 KiB) and list 100k keys about 10% slower.
+    listing_page=256,
     setup=mysql_setup,
     tuned=True,
 )
@@ -189,6 +191,9 @@ POSTGRESQL = DialectProfile(
     key_locks=True,
     returning=True,
     compare_and_set=True,
+    # A page of 256 in libpq's memory, 64 rows of it in Python's: ~10 KiB while listing
+    # (1024 fetched whole: ~180 KiB), 100k keys about 10% slower than pages of 1024.
+    listing_page=256,
     page_cursor=True,
     tuned=True,
 )

@@ -111,8 +111,9 @@ class Reads(SqlBase):
         largest = self._profile.listing_page
         st, at = self._st, self._at
         bound = () if high is None else (high,)
+        cursors = self._profile.page_cursor
         while True:
-            if isinstance(rows, list):
+            if not cursors:
                 for label, deleted in rows:
                     if not deleted:
                         yield label.decode() if binary else label
