@@ -70,7 +70,9 @@ def test_page_sizes_and_page_cursors() -> None:
     assert SQLITE.listing_page == 128
     assert MYSQL.listing_page == POSTGRESQL.listing_page == 256
     assert POSTGRESQL.page_cursor
-    assert not (SQLITE.page_cursor or MYSQL.page_cursor or GENERIC.page_cursor)
+    assert not SQLITE.page_cursor
+    assert not MYSQL.page_cursor
+    assert not GENERIC.page_cursor
 
 
 def test_page_cursors_are_closed(backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
