@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from kv_sql import GenericSqlDict
 from kv_sql._profiles import GENERIC, MYSQL, POSTGRESQL, SQLITE, profile_for
 
-# More than the first page (64) and one full later page (1024 on a server, 128 on SQLite):
+# More than the first page (64) and one full later page (256 on a server, 128 on SQLite):
 # three statements at least.
 MANY = 2_500
 
@@ -64,10 +64,46 @@ def test_later_pages_read_at_most_the_profiles_page(
     assert sizes.count(largest) >= (MANY - 64 - 4 * 64) // largest
 
 
-def test_sqlite_pages_are_small_and_server_pages_large() -> None:
-    """SQLite, in-process, reads small pages; servers, a round trip each, large ones."""
+def test_page_sizes_and_page_cursors() -> None:
+    """SQLite pages of 128, servers' of 256; only psycopg's results are read a chunk at a
+    time from a cursor of the page's own (SQLite's cursor would hold its statement open)."""
     assert SQLITE.listing_page == 128
-    assert MYSQL.listing_page == POSTGRESQL.listing_page == 1024
+    assert MYSQL.listing_page == POSTGRESQL.listing_page == 256
+    assert POSTGRESQL.page_cursor
+    assert not SQLITE.page_cursor
+    assert not MYSQL.page_cursor
+    assert not GENERIC.page_cursor
+
+
+def test_page_cursors_are_closed(backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where pages are cursors, each is closed once read, and an iterator dropped in the
+    middle of a page closes its cursor; the store keeps working meanwhile."""
+    store = backend.store()
+    if not store._profile.page_cursor:
+        pytest.skip("pages are fetched whole on this database")
+    keys = _fill(store)
+    cursors: list[Any] = []
+    real = type(store)._query_cursor
+
+    def spy(self: Any, sql: str, params: tuple[Any, ...]) -> Any:
+        cursors.append(real(self, sql, params))
+        return cursors[-1]
+
+    monkeypatch.setattr(type(store), "_query_cursor", spy)
+    assert list(iter(store)) == sorted(keys)
+    assert len(cursors) > 2
+    assert all(cur.closed for cur in cursors)
+    cursors.clear()
+    listing = iter(store)
+    first = [next(listing) for _ in range(100)]  # into the second page
+    store["k00000y"] = b"written on the same connection meanwhile"
+    assert store["k00001"] == b"v"
+    assert next(listing) == "k00100"
+    assert len(cursors) == 2
+    assert not cursors[-1].closed
+    listing.close()  # type: ignore[attr-defined]
+    assert all(cur.closed for cur in cursors)
+    assert first == sorted(keys)[:100]
 
 
 def test_prefix_listing_spans_pages(backend: Any) -> None:

@@ -23,9 +23,8 @@ _RESOLVE_NO_MAGICLINKS = 0x02
 _RESOLVE_NO_SYMLINKS = 0x04
 _RESOLVE_BENEATH = 0x08
 _RESOLVE = _RESOLVE_NO_MAGICLINKS | _RESOLVE_NO_SYMLINKS | _RESOLVE_BENEATH
-# New system calls share one number on every architecture of the unified table; the few
-# with offsets (alpha, mips, ia64) are simply not tried.
-_SYS_OPENAT2 = 437
+# New system calls share one number on every architecture of the unified table (437); the
+# few with offsets (alpha, mips, ia64) are simply not tried.
 _MACHINES = {"x86_64", "amd64", "aarch64", "arm64", "riscv64", "ppc64le", "s390x"}
 # Errors that mean "this kernel or sandbox has no usable openat2", not "this path failed".
 _UNSUPPORTED = {errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG, errno.EOPNOTSUPP}
@@ -44,7 +43,14 @@ class _OpenHow(ctypes.Structure):
 class _State:
     syscall: Callable[..., int] | None = None
     # flags -> (the open_how argument, its size); the pointer keeps its struct alive.
-    hows: dict[int, tuple[object, int]] = {}  # noqa: RUF012 - one cache for the process
+    hows: dict[int, tuple[object, object]] = {}  # noqa: RUF012 - one cache for the process
+
+
+# syscall(2) is variadic, its arguments all ``long``: the number and the size go as C longs
+# made once. The call has no ``argtypes``: checking five arguments through them costs more
+# than the system call itself; the descriptor (an ``int``), the path (``bytes``, a
+# ``char *``) and the pointer are what ctypes passes for them anyway.
+_NUMBER = ctypes.c_long(437)
 
 
 def _load() -> None:
@@ -56,13 +62,6 @@ def _load() -> None:
     except (OSError, AttributeError):
         return
     syscall.restype = ctypes.c_long
-    syscall.argtypes = (
-        ctypes.c_long,
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_void_p,
-        ctypes.c_size_t,
-    )
     _State.syscall = syscall
 
 
@@ -88,8 +87,8 @@ def open_beneath(dir_fd: int, path: str, flags: int) -> int:
     how = _State.hows.get(flags)
     if how is None:
         struct = _OpenHow(flags, 0, _RESOLVE)
-        how = _State.hows[flags] = (ctypes.byref(struct), ctypes.sizeof(struct))
-    fd: int = syscall(_SYS_OPENAT2, dir_fd, path.encode(_ENCODING, _ENCODE_ERRORS), *how)
+        how = _State.hows[flags] = (ctypes.byref(struct), ctypes.c_size_t(ctypes.sizeof(struct)))
+    fd: int = syscall(_NUMBER, dir_fd, path.encode(_ENCODING, _ENCODE_ERRORS), *how)
     if fd >= 0:
         return fd
     code = ctypes.get_errno()

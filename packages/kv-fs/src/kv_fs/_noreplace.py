@@ -40,7 +40,8 @@ def _load() -> None:
     except (OSError, AttributeError):
         return
     call.restype = ctypes.c_int
-    call.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    # No argtypes: checking the five arguments through them costs more than the rename. The
+    # descriptors and the flag go as C ints and the names as ``char *``, as declared.
     _State.call = call
 
 

@@ -53,6 +53,9 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _READ_FLAGS = os.O_RDONLY | NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 # Only to fstat what a path names (Linux); without O_PATH, openat2 is not used either.
 _PATH_FLAGS = getattr(os, "O_PATH", os.O_RDONLY | os.O_NONBLOCK) | NOFOLLOW | _CLOEXEC
+# The directory a write renames into, when nothing is fsynced there: a path descriptor
+# (Linux) is cheaper to open and close than a directory opened for reading.
+_PARENT_FLAGS = (_PATH_FLAGS | DIRECTORY) if hasattr(os, "O_PATH") else DIR_FLAGS
 _SCRATCH_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | _CLOEXEC
 # How often a write walks its directories again after a concurrent delete pruned one of them.
 _RETRIES = 64
@@ -137,6 +140,8 @@ class FileSystemDict(Store):
         self._storage = paths.storage
         self._scratch = paths.scratch
         self._durable = bool(durable)
+        # How a write opens the key's directory: for reading only if it fsyncs it.
+        self._parent_flags = DIR_FLAGS if self._durable else _PARENT_FLAGS
         # Whether the last write created its key (see _place); shared by threads as a hint.
         self._creating = True
         self._root_fd = os.open(self._storage, DIR_FLAGS)
@@ -462,15 +467,57 @@ class FileSystemDict(Store):
 
     def _replace(self, key: str, value: bytes) -> None:
         """Write *value* to a scratch file and rename it into place as *key*."""
+        directory, _, name = key.rpartition("/")
+        if "/" in directory:
+            # Two directory levels or more, most often all there: one openat2 opens the
+            # key's directory (no symlink on the way, nothing outside the storage directory).
+            try:
+                parent = open_beneath(self._dir_fd(self._root_fd), directory, self._parent_flags)
+            except OSError:
+                parent = -1  # missing, a file, a symlink, too long: the walk sorts it out
+            if parent < 0:
+                self._replace_walking(key, value, None, beneath=False)
+                return
+            tmp: str | None = None
+            try:
+                tmp = self._write_scratch(value)
+                self._place(tmp, parent, name, key)
+                tmp = None
+                if self._durable:
+                    os.fsync(parent)
+                return
+            except (FileNotFoundError, IsADirectoryError):
+                if tmp is None:
+                    raise
+                self._check_scratch(tmp)  # a directory was pruned or created meanwhile
+            except BaseException:
+                if tmp is not None:
+                    self._discard(tmp)
+                raise
+            finally:
+                os.close(parent)
+            self._replace_walking(key, value, tmp, beneath=True)
+        else:
+            self._replace_walking(key, value, None, beneath=True)
+
+    def _replace_walking(self, key: str, value: bytes, tmp: str | None, *, beneath: bool) -> None:
+        """:meth:`_replace` walking the key's directories, creating the missing ones.
+
+        :param tmp: The scratch file already written, if any (it is used or removed).
+        :param beneath: Whether the first walk may try one openat2 (``False``: it just failed).
+        """
         dirs = key.split("/")
         name = dirs.pop()
-        tmp: str | None = None
         try:
             for _ in range(_RETRIES):
                 try:
-                    fds, first_created = make_dirs(self._dir_fd(self._root_fd), dirs, key)
+                    fds, first_created = make_dirs(
+                        self._dir_fd(self._root_fd), dirs, key, beneath=beneath
+                    )
                 except FileNotFoundError:
                     continue
+                finally:
+                    beneath = True
                 try:
                     parent = fds[-1]
                     if tmp is None:

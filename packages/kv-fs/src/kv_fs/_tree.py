@@ -82,7 +82,9 @@ def open_dirs(root: int, dirs: list[str], key: str) -> list[int] | None:
     return fds
 
 
-def make_dirs(root: int, dirs: list[str], key: str) -> tuple[list[int], int | None]:
+def make_dirs(
+    root: int, dirs: list[str], key: str, *, beneath: bool = True
+) -> tuple[list[int], int | None]:
     """Open the directories *dirs* of *key* under *root*, creating missing ones.
 
     Returns the descriptors (*root* first) and the index of the first one this call
@@ -90,10 +92,12 @@ def make_dirs(root: int, dirs: list[str], key: str) -> tuple[list[int], int | No
     directory; otherwise it has one descriptor per level. A ``FileNotFoundError`` means a
     concurrent delete pruned a directory on the way: the caller walks again.
 
+    :param beneath: Try one openat2 first when there are several levels (``False``: the
+        caller's just failed).
     :raises KeyConflictError: a directory on the way is a key's file.
     :raises InvalidKeyError: a directory on the way is a symlink.
     """
-    if len(dirs) > 1:
+    if beneath and len(dirs) > 1:
         # One openat2 through ctypes costs about two plain openat calls, so it only pays
         # from two directory levels on.
         try:

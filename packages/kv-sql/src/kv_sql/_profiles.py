@@ -105,6 +105,10 @@ class DialectProfile:
     :param listing_page: The most labels one listing page reads (each page one statement,
         its rows held until the next): a server's round trip argues for large pages, an
         in-process database for small ones, which hold less at no cost in time.
+    :param page_cursor: Each listing page is read through a cursor of its own, its rows
+        converted to Python a few dozen at a time while the driver keeps the page's result
+        in C memory (psycopg: far smaller than the page's Python rows). Only for drivers that
+        read a whole result when the statement runs: the connection is free meanwhile.
     :param setup: Called with each new DB-API connection (not for in-memory databases).
     :param tuned: kv-sql has hand-written SQL for this database (``_sql``); without it, or
         with a driver that SQL cannot serve, the store runs on the generic path
@@ -134,6 +138,7 @@ class DialectProfile:
     width_enforced: bool = True
     wal: bool = False
     listing_page: int = 1024
+    page_cursor: bool = False
     setup: Callable[[Any], None] | None = None
     tuned: bool = False
     processes: bool = True
@@ -172,6 +177,8 @@ MYSQL = DialectProfile(
     compare_and_set=True,
     packet_limit_sql="SELECT @@max_allowed_packet",
     per_table_index_names=True,
+    # 256 labels hold ~20 KiB (1024: ~70 KiB) and list 100k keys about 10% slower.
+    listing_page=256,
     setup=mysql_setup,
     tuned=True,
 )
@@ -184,6 +191,10 @@ POSTGRESQL = DialectProfile(
     key_locks=True,
     returning=True,
     compare_and_set=True,
+    # A page of 256 in libpq's memory, 64 rows of it in Python's: ~10 KiB while listing
+    # (1024 fetched whole: ~180 KiB), 100k keys about 10% slower than pages of 1024.
+    listing_page=256,
+    page_cursor=True,
     tuned=True,
 )
 

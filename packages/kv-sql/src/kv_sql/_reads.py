@@ -12,6 +12,7 @@ from ._views import Version, View
 __all__ = ["Reads"]
 
 _FIRST_PAGE = 64  # labels in a listing's first page; later ones grow to the profile's page
+_ROW_CHUNK = 64  # rows converted to Python at a time from a page's cursor (page_cursor)
 
 time_from_db = View.time_from_db
 
@@ -86,33 +87,56 @@ class Reads(SqlBase):
         st, at = self._st, self._at
         sql = st.keys_page(_FIRST_PAGE, low=low is not None, after=False, high=high is not None)
         params = (*([] if low is None else [low]), *([] if high is None else [high]), *at)
-        rows = self._query(sql, params, fetchall)
+        rows = self._page(sql, params)
         return self._pages(rows, _FIRST_PAGE, high)
 
-    def _pages(self, rows: list[Any], size: int, high: Any) -> Iterator[str]:
+    def _page(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """One listing page: its rows, or a cursor holding them (``page_cursor``)."""
+        if self._profile.page_cursor:
+            return self._query_cursor(sql, params)
+        return self._query(sql, params, fetchall)
+
+    def _pages(self, rows: Any, size: int, high: Any) -> Iterator[str]:
         """Yield the live labels of *rows*, then of each next page, keyset-paged by label.
 
         Each page is one statement on its own (autocommit): no cursor, connection or lock is
         held between pages, so the caller may write the store while it iterates. A key that
         exists for the whole iteration is listed once; one written or deleted meanwhile may
         or may not be. Pages grow from a small first one (a first key soon) to the profile's
-        ``listing_page`` labels: memory is one page, whatever the table holds.
+        ``listing_page`` labels: memory is one page, whatever the table holds; with
+        ``page_cursor``, *rows* is a cursor holding the page (closed when it is read) and
+        only a few dozen rows are Python objects at a time.
         """
         binary = self._profile.binary_keys
         largest = self._profile.listing_page
         st, at = self._st, self._at
         bound = () if high is None else (high,)
+        cursors = self._profile.page_cursor
         while True:
-            for label, deleted in rows:
-                if not deleted:
-                    yield label.decode() if binary else label
-            if len(rows) < size:
-                return
-            last = rows[-1][0]
+            if not cursors:
+                for label, deleted in rows:
+                    if not deleted:
+                        yield label.decode() if binary else label
+                count = len(rows)
+                last = rows[-1][0] if rows else None
+            else:
+                count, last = 0, None
+                try:
+                    while chunk := rows.fetchmany(_ROW_CHUNK):
+                        count += len(chunk)
+                        last = chunk[-1][0]
+                        for label, deleted in chunk:
+                            if not deleted:
+                                yield label.decode() if binary else label
+                        del chunk
+                finally:
+                    rows.close()
             del rows
+            if count < size:
+                return
             size = min(size * 4, largest)
             sql = st.keys_page(size, low=False, after=True, high=high is not None)
-            rows = self._query(sql, (last, *bound, *at), fetchall)
+            rows = self._page(sql, (last, *bound, *at))
 
     def _iter_unordered(self, prefix: str) -> Iterator[str]:
         """Every live label read at once, filtered here: a database whose label order kv-sql

@@ -36,6 +36,10 @@ _SQLITE_TOOBIG = 18  # SQLite refuses a string or blob over SQLITE_LIMIT_LENGTH 
 BATCH = 500
 
 
+class _Lost(Exception):
+    """A read's connection turned out to be gone: run the read once more (``_query_cursor``)."""
+
+
 def fetchone(cursor: Any) -> Any:
     """The next row of *cursor*."""
     return cursor.fetchone()
@@ -106,6 +110,34 @@ class SqlBase(Store):
             except BaseException as exc:
                 self._leases.failed(lease, exc)
                 raise
+
+    def _query_cursor(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """Run one read on a cursor of its own and return that cursor, its rows unread.
+
+        Only for drivers that hold a whole result in client memory once the statement has
+        run (``DialectProfile.page_cursor``): the connection is then free for other
+        statements while the caller reads the rows. A lost connection is retried as in
+        :meth:`_query`.
+        """
+        try:
+            return self._cursor_of(sql, params, again=False)
+        except _Lost:
+            return self._cursor_of(sql, params, again=True)
+
+    def _cursor_of(self, sql: str, params: tuple[Any, ...], *, again: bool) -> Any:
+        lease = self._leases.lease()
+        with lease.lock:
+            cur = lease.connection.cursor()
+            try:
+                cur.execute(sql, params)
+            except BaseException as exc:
+                with contextlib.suppress(Exception):
+                    cur.close()
+                if again or not self._leases.lost(lease, exc):
+                    self._leases.failed(lease, exc)
+                    raise
+                raise _Lost from exc
+            return cur
 
     def _query_one(self, sql: str, params: tuple[Any, ...]) -> Any:
         row = self._query(sql, params, fetchone)
