@@ -31,7 +31,7 @@ from kv_core import ConflictError, InvalidKeyError, to_bytes
 
 from ._access_log import shown_path
 from ._errors import ApiError, for_store_error
-from ._etag import _PLAIN_VERSION, etag_of, version_of_tag, version_tag
+from ._etag import PLAIN_VERSION, etag_of, version_of_tag, version_tag
 from ._http import (
     decode_cursor,
     decoded_path,
@@ -219,7 +219,7 @@ class KvRoutes:
                 raise
             raise error from exc
         # What version_tag does, without its call for the common plain version.
-        tag = version if _PLAIN_VERSION.fullmatch(version) else version_tag(version)
+        tag = version if PLAIN_VERSION.fullmatch(version) else version_tag(version)
         return (value if type(value) is bytes else to_bytes(value)), tag
 
     # -- one key -----------------------------------------------------------------------------
