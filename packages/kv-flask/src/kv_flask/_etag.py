@@ -18,11 +18,11 @@ import binascii
 import hashlib
 import re
 
-__all__ = ["etag_of", "quoted_etag_of", "version_of_tag", "version_tag"]
+__all__ = ["PLAIN_VERSION", "etag_of", "quoted_etag_of", "version_of_tag", "version_tag"]
 
-# Characters of a version sent as is: no quote, comma, space or backslash (which would
+#: Characters of a version sent as is: no quote, comma, space or backslash (which would
 # change how a list of tags is read), nothing outside visible ASCII.
-_PLAIN_VERSION = re.compile(r"[A-Za-z0-9._~:+/=-]+")
+PLAIN_VERSION = re.compile(r"[A-Za-z0-9._~:+/=-]+")
 _ENCODED = "!"
 
 
@@ -38,7 +38,7 @@ def quoted_etag_of(value: bytes) -> str:
 
 def version_tag(version: str) -> str:
     """The entity tag (without quotes) of a store's *version* of a key."""
-    if _PLAIN_VERSION.fullmatch(version):
+    if PLAIN_VERSION.fullmatch(version):
         return version
     raw = version.encode("utf-8", "surrogatepass")
     return _ENCODED + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
@@ -51,7 +51,7 @@ def version_of_tag(tag: str | None) -> str | None:
     """
     if not tag:
         return None
-    if _PLAIN_VERSION.fullmatch(tag):
+    if PLAIN_VERSION.fullmatch(tag):
         return tag
     if not tag.startswith(_ENCODED):
         return None

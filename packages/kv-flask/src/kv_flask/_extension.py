@@ -14,6 +14,7 @@ import logging
 import time
 import weakref
 from collections.abc import Iterable, MutableMapping
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, current_app, request
@@ -26,6 +27,7 @@ from ._errors import ApiError
 from ._hosts import cross_site
 from ._http import authorized, decoded_path, raw_path
 from ._responses import (
+    ApiResponse,
     add_cors_headers,
     api_error_response,
     error_response,
@@ -51,15 +53,6 @@ def _normal_prefix(url_prefix: str | None) -> str:
     if prefix and not prefix.startswith("/"):
         prefix = "/" + prefix
     return prefix
-
-
-def _server_port(state: KvState, environ: dict[str, Any]) -> int | None:
-    if state.bound_port is not None:
-        return state.bound_port
-    try:
-        return int(environ.get("SERVER_PORT", ""))
-    except ValueError:
-        return None
 
 
 class FlaskKv(Blueprint):
@@ -136,17 +129,17 @@ class FlaskKv(Blueprint):
         KvState({}, prefix, self._options).check()
         self._locks = new_locks()
         self._states: weakref.WeakKeyDictionary[Flask, KvState] = weakref.WeakKeyDictionary()
+        # Each app's state in a box its own hooks hold (see _add_hooks); a later
+        # registration on the same app puts its state in the box.
+        self._boxes: weakref.WeakKeyDictionary[Flask, list[KvState]] = weakref.WeakKeyDictionary()
         self._environ_key = f"kv_flask.state.{id(self)}"
         self._before: list[Any] = []
         self._after: list[Any] = []
         self._teardown: list[Any] = []
 
         self.record(_add_converter)
-        # App-wide hooks scoped by path, so they also cover 404 and 405 answers under the
-        # prefix, which no blueprint-scoped hook sees.
-        self.before_app_request(self._guard)
-        self.after_app_request(self._finish)
-        # The teardown hook is added to an app only once there is a hook to run (see
+        # The guard and the finishing hook are added to each app as it registers (see
+        # _add_hooks). The teardown hook is added to an app only once there is a hook to run (see
         # _add_teardown): every hook Flask runs costs each request its dispatch.
         self.register_error_handler(ApiError, api_error_response)
         self.register_error_handler(Exception, self.unexpected_error_response)
@@ -188,6 +181,12 @@ class FlaskKv(Blueprint):
         state = KvState(store, prefix, self._options, locks, config=app.config)
         super().register(app, options)
         self._states[app] = state
+        box = self._boxes.get(app)
+        if box is None:
+            self._boxes[app] = [state]
+            self._add_hooks(app, self._boxes[app])
+        else:
+            box[0] = state
         if self._teardown:
             self._add_teardown(app)
         app.extensions.setdefault("kv", {})[options.get("name", self.name)] = state
@@ -242,6 +241,20 @@ class FlaskKv(Blueprint):
                 self._add_teardown(app)
         return f
 
+    def _add_hooks(self, app: Flask, box: list[KvState]) -> None:
+        """Add the guard and the finishing hook to *app*, for *box*'s state (once per app).
+
+        App-wide hooks scoped by path, so they also cover 404 and 405 answers under the
+        prefix, which no blueprint-scoped hook sees; in the app's lists where the
+        blueprint's ``before_app_request`` would put them.
+        """
+        # Partials of the plain functions, holding the app's state: no lookup of the app or
+        # its state per request, and Flask's ensure_sync, which inspects each hook on each
+        # request, unwraps a partial of a function faster than a bound method.
+        cls = type(self)
+        app.before_request_funcs.setdefault(None, []).append(partial(cls._guard, self, box))
+        app.after_request_funcs.setdefault(None, []).append(partial(cls._finish, self, box))
+
     def _add_teardown(self, app: Flask) -> None:
         """Have *app* run the teardown hooks; Flask reads the list at every request."""
         # Not app.teardown_request, which refuses once the app has served a request, nor the
@@ -252,15 +265,16 @@ class FlaskKv(Blueprint):
 
     # -- the built-in hooks -----------------------------------------------------------------
 
-    def _guard(self) -> Any:
+    def _guard(self, box: list[KvState]) -> Any:
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
-        state = self._current(req)
-        if state is None:
-            return None
         environ = req.environ
+        state = box[0]
+        if not state.covers(req.path):
+            environ[self._environ_key] = None
+            return None
+        environ[self._environ_key] = state  # for the view and the finishing hook
         environ[STARTED] = time.perf_counter()
-        host = environ.get("HTTP_HOST")
-        if not state.hosts.allows(host, _server_port(state, environ), environ["wsgi.url_scheme"]):
+        if not state.hosts.allows_request(environ, state.bound_port):
             return error_response(403, "host_not_allowed")
         origins = state.origins
         if origins.configured:
@@ -272,6 +286,7 @@ class FlaskKv(Blueprint):
             origin = environ.get("HTTP_ORIGIN")
             fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
             # Without either header the request is not from a browser page (cross_site).
+            host = environ.get("HTTP_HOST")
             if (origin or fetch_site) and cross_site(method, origin, fetch_site, host, origins):
                 return error_response(403, "cross_origin")
         token = state.token
@@ -281,7 +296,8 @@ class FlaskKv(Blueprint):
             and not is_ui_request(state, req.path, method)
         ):
             return error_response(401)
-        if "//" in raw_path(environ) or "//" in decoded_path(environ):
+        raw = raw_path(environ)
+        if "//" in raw or "//" in decoded_path(environ, raw):
             # Routing drops empty segments ("//x" and "/%2Fx" would both be key "x"): a path
             # with one is refused before routing can reinterpret it.
             return error_response(400, "invalid_key", "This key is not valid.")
@@ -300,15 +316,22 @@ class FlaskKv(Blueprint):
                 return answer
         return None
 
-    def _finish(self, response: Response) -> Response:
+    def _finish(self, box: list[KvState], response: Response) -> Response:
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
-        state = self._current(req)
+        environ = req.environ
+        key = self._environ_key
+        if key in environ:
+            state: KvState | None = environ[key]
+        else:  # the guard did not run: a hook before it answered
+            state = box[0] if box[0].covers(req.path) else None
+            environ[key] = state
         if state is None:
             return response
         if self._after:
             for hook in reversed(self._after):
                 response = current_app.ensure_sync(hook)(response)
-        harden(response)
+        if not isinstance(response, ApiResponse):  # an ApiResponse is hardened as it is sent
+            harden(response)
         origins = state.origins
         if origins.configured:
             add_cors_headers(response, origins, req.environ)

@@ -22,6 +22,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = ["LOOPBACK_NAMES", "HostRules", "OriginRules", "cross_site", "parse_list"]
@@ -114,6 +115,10 @@ class HostRules:
     _known: dict[tuple[str, int | None, str], bool] = field(
         default_factory=dict, compare=False, repr=False
     )
+    #: The same, by the WSGI environ's (Host, ``SERVER_PORT`` or bound port, scheme).
+    _known_requests: dict[tuple[str, Any, str], bool] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(cls, allowed: Iterable[str] = (), bound_host: str | None = None) -> HostRules:
@@ -162,6 +167,28 @@ class HostRules:
             known = self._allows(header, server_port, scheme)
             if len(self._known) < _KNOWN_HOSTS:  # bounded: Host is chosen by the client
                 self._known[key] = known
+        return known
+
+    def allows_request(self, environ: dict[str, Any], bound_port: int | None = None) -> bool:
+        """:meth:`allows` for a WSGI request: its ``Host``, its scheme, and the server's port
+        (*bound_port*, else the request's ``SERVER_PORT``)."""
+        header = environ.get("HTTP_HOST")
+        if self.any_host or header is None:
+            return True
+        # Keyed by the environ's own values: a Host seen before costs one lookup, no parsing.
+        port_text = environ.get("SERVER_PORT") if bound_port is None else bound_port
+        key = (header, port_text, environ["wsgi.url_scheme"])
+        known = self._known_requests.get(key)
+        if known is None:
+            port = bound_port
+            if port is None:
+                try:
+                    port = int(port_text or "")
+                except ValueError:
+                    port = None
+            known = self.allows(header, port, key[2])
+            if len(self._known_requests) < _KNOWN_HOSTS:  # bounded: Host is chosen by the client
+                self._known_requests[key] = known
         return known
 
     def _allows(self, header: str, server_port: int | None, scheme: str) -> bool:
@@ -214,6 +241,11 @@ class OriginRules:
 
     origins: frozenset[str] = frozenset()
     any_origin: bool = False
+    #: Whether any origin is trusted (and so CORS answers are given); read on every request.
+    configured: bool = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "configured", self.any_origin or bool(self.origins))
 
     @classmethod
     def build(cls, allowed: Iterable[str] = ()) -> OriginRules:
@@ -233,11 +265,6 @@ class OriginRules:
                 raise ValueError(msg)
             origins.add(f"{parsed[0]}://{parsed[1]}")
         return cls(frozenset(origins), any_origin)
-
-    @property
-    def configured(self) -> bool:
-        """Whether any origin is trusted (and so CORS answers are given)."""
-        return self.any_origin or bool(self.origins)
 
     def trusts(self, origin: str | None) -> bool:
         """Whether *origin* (an ``Origin`` header) is one of the trusted origins."""

@@ -47,7 +47,7 @@ def raw_path(environ: dict[str, Any] | None = None) -> str:
     return raw.partition("?")[0]
 
 
-def decoded_path(environ: dict[str, Any] | None = None) -> str:
+def decoded_path(environ: dict[str, Any] | None = None, raw: str | None = None) -> str:
     """The request path as the client sent it, percent-decoded as UTF-8, every slash kept.
 
     Waitress collapses the leading slashes of ``PATH_INFO`` and Werkzeug's router drops
@@ -59,8 +59,7 @@ def decoded_path(environ: dict[str, Any] | None = None) -> str:
     known = environ.get(_DECODED)
     if isinstance(known, str):
         return known
-    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
-    text = raw_path(environ) if isinstance(raw, str) else str(environ.get("PATH_INFO", ""))
+    text = raw_path(environ) if raw is None else raw
     if "%" in text:
         data = unquote_to_bytes(text.encode("latin-1", errors="replace"))
         path = data.decode("utf-8", errors="replace")

@@ -65,7 +65,8 @@ def check_key(key: str) -> None:
     if len(key) > MAX_KEY_LENGTH:
         msg = f"key is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}"
         raise InvalidKeyError(msg)
-    _check_chars(key, "a key")
+    if not key.isascii() or "\x00" in key:  # U+FFFD and lone surrogates are not ASCII
+        _check_chars(key, "a key")
     segments = key.split("/")
     for segment in segments:
         if segment in {"", ".", ".."}:

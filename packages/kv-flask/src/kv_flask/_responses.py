@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from flask import Response
@@ -42,6 +43,8 @@ _HARDENING_NAMES = frozenset(lower for lower, _ in _HARDENING_LOWER)
 # What a value answer, which sets its own Cache-Control, still needs.
 _HARDENING_BUT_CACHE = tuple(item for lower, item in _HARDENING_LOWER if lower != "cache-control")
 _HARDENING_NAMES_BUT_CACHE = _HARDENING_NAMES - {"cache-control"}
+_LOCATIONS = frozenset({"location", "content-location"})
+_NAME = itemgetter(0)
 CORS_METHODS = "GET, HEAD, PUT, POST, DELETE"
 _CORS_REQUEST_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match"
 _CORS_MAX_AGE = "600"
@@ -65,8 +68,22 @@ class ApiResponse(Response):
         self, environ: WSGIEnvironment
     ) -> tuple[Iterable[bytes], str, list[tuple[str, str]]]:
         """The WSGI answer, with the API's headers the response does not set itself."""
-        app_iter, status, headers = super().get_wsgi_response(environ)
-        present = {name.lower() for name, _ in headers}
+        present = set(map(str.lower, map(_NAME, self.headers)))
+        code = self.status_code
+        if (
+            present.isdisjoint(_LOCATIONS)
+            and ("content-length" in present if code != 204 else "content-length" not in present)
+            and 200 <= code != 304
+        ):
+            # What Werkzeug's get_wsgi_headers would return unchanged (no Location to make
+            # absolute, a Content-Length that needs neither adding nor removing), without its
+            # copy of the headers, which checks every name and value again.
+            app_iter = self.get_app_iter(environ)
+            status = self.status
+            headers = self.headers.to_wsgi_list()
+        else:
+            app_iter, status, headers = super().get_wsgi_response(environ)
+            present = set(map(str.lower, map(_NAME, headers)))
         for lower, item in self.sent_headers:
             if lower not in present:
                 present.add(lower)

@@ -22,6 +22,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Request, Response, request
@@ -32,7 +33,7 @@ from kv_core import ConflictError, InvalidKeyError, to_bytes
 
 from ._access_log import shown_path
 from ._errors import ApiError, for_store_error
-from ._etag import etag_of, version_of_tag, version_tag
+from ._etag import PLAIN_VERSION, etag_of, version_of_tag, version_tag
 from ._history import AS_OF, has_history, no_history, store_as_of, versions_document
 from ._http import (
     decode_cursor,
@@ -174,29 +175,31 @@ class KvRoutes:
 
     def register(self, blueprint: Blueprint) -> None:
         """Add every route to *blueprint*."""
+        cls = type(self)
         views: dict[str, Callable[..., Response]] = {
-            "openapi.json": self.openapi,
-            "_kv/info": self.info,
-            "_kv/count": self.count,
-            "_kv/get": self.batch_get,
-            "_kv/set": self.batch_set,
-            "_kv/delete": self.batch_delete,
-            "_kv/clear": self.clear,
+            "openapi.json": cls.openapi,
+            "_kv/info": cls.info,
+            "_kv/count": cls.count,
+            "_kv/get": cls.batch_get,
+            "_kv/set": cls.batch_set,
+            "_kv/delete": cls.batch_delete,
+            "_kv/clear": cls.clear,
         }
-        self._add(blueprint, "/", self.list_keys, ["GET"])
+        self._add(blueprint, "/", cls.list_keys, ["GET"])
         for path, view in views.items():
             self._add(blueprint, f"/{path}", view, [m for m in API_ROUTES[path] if m != "HEAD"])
-        self._add(blueprint, "/_kv/history/<kvkey:key>", self.history, ["GET"])
-        self._add(blueprint, "/<kvkey:key>", self.one_key, KEY_METHODS)
+        self._add(blueprint, "/_kv/history/<kvkey:key>", cls.history, ["GET"])
+        self._add(blueprint, "/<kvkey:key>", cls.one_key, KEY_METHODS)
 
-    @staticmethod
     def _add(
-        blueprint: Blueprint, rule: str, view: Callable[..., Response], methods: list[str]
+        self, blueprint: Blueprint, rule: str, view: Callable[..., Response], methods: list[str]
     ) -> None:
         blueprint.add_url_rule(
             rule,
             endpoint=view.__name__,
-            view_func=view,
+            # A partial of the function rather than a bound method: Flask's ensure_sync
+            # inspects the view on every request, and unwraps a partial faster.
+            view_func=partial(view, self),
             methods=methods,
             provide_automatic_options=False,
             merge_slashes=False,
@@ -242,7 +245,9 @@ class KvRoutes:
             if error is None:
                 raise
             raise error from exc
-        return to_bytes(value), version_tag(version)
+        # What version_tag does, without its call for the common plain version.
+        tag = version if PLAIN_VERSION.fullmatch(version) else version_tag(version)
+        return (value if type(value) is bytes else to_bytes(value)), tag
 
     # -- one key -----------------------------------------------------------------------------
 
@@ -262,7 +267,14 @@ class KvRoutes:
             # Routing dropped part of the decoded path (the empty segments of "/%2Fabc"):
             # the key is what the path says, and that is not a valid key.
             raise ApiError(400, "invalid_key", "This key is not valid.")
-        key = self._checked(state, key)
+        # _checked, inline: this runs on every request for a key.
+        validate = state.validate_key
+        try:
+            check_key(key)
+            if validate is not None:
+                validate(key)
+        except (InvalidKeyError, TypeError) as exc:
+            raise ApiError(400, "invalid_key", "This key is not valid.") from exc
         method = environ["REQUEST_METHOD"]
         conditional = "HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ
         if environ.get("QUERY_STRING") and AS_OF in (args := query()):

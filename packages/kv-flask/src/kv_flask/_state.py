@@ -111,7 +111,11 @@ class KvState:
     @property
     def validate_key(self) -> Any:
         """The store's own ``validate_key``, or ``None`` when it has none."""
-        return getattr(self.store, "validate_key", None)
+        settings = self._settings
+        if "validate_key" in settings:
+            return settings["validate_key"]
+        validate = settings["validate_key"] = getattr(self.store, "validate_key", None)
+        return validate
 
     def max_key_length(self) -> int:
         """The longest key this API accepts: the API's limit or the store's, if smaller."""
