@@ -74,8 +74,10 @@ def _url_opener(url: str, store: Store) -> Callable[[], Store]:
 def _maker(config: pytest.Config) -> tuple[str, Callable[[], Store], Reopener | None]:
     url = config.getoption("kv_store", None)
     if url:
-        return redact_url(url), functools.partial(open_store, url), functools.partial(
-            _url_opener, url
+        return (
+            redact_url(url),
+            functools.partial(open_store, url),
+            functools.partial(_url_opener, url),
         )
     spec = config.getoption("kv_factory", None)
     factory: Callable[[], Store] = _load("--kv-factory", spec)
