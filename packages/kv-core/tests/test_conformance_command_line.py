@@ -21,7 +21,9 @@ def test_suite_runs_against_a_url(pytester: pytest.Pytester) -> None:
 
 def test_header_shows_versions_and_capabilities(pytester: pytest.Pytester) -> None:
     """The run prints kv-core's version and the capabilities of the store under test."""
-    result = pytester.runpytest_subprocess("--kv-store", "memory://", "--collect-only", "-p", "no:xdist")
+    result = pytester.runpytest_subprocess(
+        "--kv-store", "memory://", "--collect-only", "-p", "no:xdist"
+    )
     result.stdout.fnmatch_lines(
         ["kv conformance: kv-core *, hypothesis *", "kv store *: Capabilities(persistent=False*"]
     )
@@ -31,7 +33,9 @@ def test_suite_runs_against_a_factory(pytester: pytest.Pytester) -> None:
     """--kv-factory module:callable runs the suite against the stores it makes."""
     pytester.makepyfile(my_backend="from kv_core import MemoryDict\nmake = MemoryDict\n")
     pytester.syspathinsert()
-    result = pytester.runpytest_subprocess("--kv-factory", "my_backend:make", "-q", "-p", "no:xdist")
+    result = pytester.runpytest_subprocess(
+        "--kv-factory", "my_backend:make", "-q", "-p", "no:xdist"
+    )
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0
     assert outcomes.get("passed", 0) > 50
@@ -51,7 +55,9 @@ make = Forgetful
 """
     )
     pytester.syspathinsert()
-    result = pytester.runpytest_subprocess("--kv-factory", "my_backend:make", "-q", "-p", "no:xdist")
+    result = pytester.runpytest_subprocess(
+        "--kv-factory", "my_backend:make", "-q", "-p", "no:xdist"
+    )
     assert result.parseoutcomes().get("failed", 0) >= 1
 
 
@@ -84,7 +90,9 @@ make = Strict
 """
     )
     pytester.syspathinsert()
-    result = pytester.runpytest_subprocess("--kv-factory", "my_backend:make", "-q", "-p", "no:xdist")
+    result = pytester.runpytest_subprocess(
+        "--kv-factory", "my_backend:make", "-q", "-p", "no:xdist"
+    )
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == outcomes.get("errors", 0) == 0
 

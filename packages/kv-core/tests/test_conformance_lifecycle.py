@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 # A persistent store: every handle on one name sees the same dict, so it can be reopened.
-SHARED = '''
+SHARED = """
 import dataclasses
 import uuid
 
@@ -24,9 +24,9 @@ class Shared(MemoryDict):
         self._data = DATA.setdefault(self.name, {})
         self._bind_dict_methods()
         OPENED.append(self)
-'''
+"""
 
-SUITE = '''
+SUITE = """
 import functools
 
 import pytest
@@ -49,7 +49,7 @@ class TestShared(StoreConformance):
 
     def test_a_store_the_suite_did_not_make(self, store_factory):
         store_factory()["k"] = b"v"
-'''
+"""
 
 
 def test_suite_closes_what_it_made_and_reopened(pytester: pytest.Pytester) -> None:
