@@ -424,16 +424,21 @@ def test_installed_kv_core_passes_its_own_suite(
 
 
 def test_installed_kv_flask_serves_and_reads(shared_tmp: Path, dist: Path, outside: Path) -> None:
-    """kv-flask, installed alone, serves a MemoryDict and its HTTP client reads it back."""
+    """kv-flask, installed alone, serves a MemoryDict and its HTTP client reads it back; the
+    wheel carries the key browser page's files."""
     venv = make_venv(shared_tmp, dist, CASES["kv-flask"])
     script = (
+        "import urllib.request\n"
         "from kv_core import MemoryDict\n"
         "from kv_flask import FlaskKvDict, ServerThread\n"
-        "with ServerThread(MemoryDict()) as server:\n"
+        "with ServerThread(MemoryDict(), ui=True) as server:\n"
         "    client = FlaskKvDict(server.url)\n"
         "    client['a/b'] = b'over http'\n"
         "    assert client['a/b'] == b'over http'\n"
         "    client.close()\n"
+        "    for name in ('', 'ui.js', 'ui.css', 'favicon.svg'):\n"
+        "        with urllib.request.urlopen(f'{server.url}/_kv/ui/{name}') as page:\n"
+        "            assert page.status == 200 and page.read(), name\n"
         "print('round trip ok')\n"
     )
     assert "round trip ok" in venv.run("-c", script, cwd=outside)

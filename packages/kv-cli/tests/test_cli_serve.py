@@ -190,6 +190,22 @@ def test_allowed_hosts_and_origins_from_options_and_environment(served) -> None:
         assert http.put(f"{url}k", data=b"w", headers=evil, timeout=10).status_code == 403
 
 
+def test_ui_option_and_environment_serve_the_page(served) -> None:
+    """--ui (or KV_UI=1) serves the key browser page, which needs no token; off by default."""
+    with requests.Session() as http:
+        plain = served("memory://", "--port", "0")
+        url = plain.wait_ready()
+        assert http.get(f"{url}_kv/ui/", timeout=10).status_code == 404
+        for args, env in (("--ui",), {}), ((), {"KV_UI": "1"}):
+            server = served("memory://", "--port", "0", "--token", "t0ken", *args, env=env)
+            url = server.wait_ready()
+            assert server.next_line() == f"key browser: {url}_kv/ui/"
+            page = http.get(f"{url}_kv/ui/", timeout=10)
+            assert page.status_code == 200
+            assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+            assert http.get(f"{url}_kv/count", timeout=10).status_code == 401
+
+
 def test_connection_options_reach_the_server(served) -> None:
     """--idle-timeout closes a silent connection; --connection-limit caps open ones."""
     server = served("memory://", "--port", "0", "--idle-timeout", "1", "--connection-limit", "2")

@@ -179,3 +179,38 @@ def test_random_choice_over_many_stores_spreads_reads() -> None:
         store = RandomChoiceDict(replicas)
         seen = {store["k"] for _ in range(60 * count)}
         assert seen == {str(i).encode() for i in range(count)}
+
+
+def test_a_str_the_upper_tier_compresses_commits_to_no_tier() -> None:
+    """Issue 15: the lower tier must not take a str the upper tier's zlib.compress refuses.
+
+    Writes go tail first, so a value checked tier by tier would reach the lower tier and
+    then fail at the upper one; it is encoded for both first, and the serializer's own
+    TypeError (as the TieredStorageDict docstring says) is raised.
+    """
+    upper, lower = MemoryDict(), MemoryDict()
+    store = TieredStorageDict([_compressed(upper), lower])
+    with pytest.raises(TypeError, match="bytes-like object is required, not 'str'"):
+        store["k"] = "text"
+    assert dict(upper._data) == dict(lower._data) == {}
+    assert "k" not in store
+
+
+def test_a_bytes_value_still_reaches_every_tiers_codec() -> None:
+    """Bytes skip the no-op encoding call only where every store keeps them as given."""
+    upper, lower = MemoryDict(), MemoryDict()
+    value = b"v" * 100
+    TieredStorageDict([_compressed(upper), lower])["k"] = value
+    assert upper._data == {"k": zlib.compress(value)}
+    assert lower._data == {"k": value}
+    plain, compressed = MemoryDict(), MemoryDict()
+    replicas = RandomChoiceDict([plain, _compressed(compressed)])
+    for _ in range(200):  # until the random picks have reached both
+        replicas["k"] = value
+        if plain and compressed:
+            break
+    assert plain._data == {"k": value}
+    assert compressed._data == {"k": zlib.compress(value)}
+    below = MemoryDict()
+    WriteOnlyDict(_compressed(below))["k"] = bytearray(value)
+    assert below._data == {"k": zlib.compress(value)}

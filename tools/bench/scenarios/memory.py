@@ -9,6 +9,9 @@ from harness import Case
 
 from kv_core import MemoryDict
 
+#: Every case runs in this process: timed by its CPU time (see the harness).
+CLOCK = "cpu"
+
 
 @contextmanager
 def scenario() -> Iterator[list[Case]]:

@@ -435,6 +435,13 @@ def _stop_on_sigterm(terminated: list[bool]) -> Any:
     help="Print one line per request on standard error.",
 )
 @click.option("--log-keys", is_flag=True, help="Show keys in the access log (default: <key>).")
+@click.option(
+    "--ui/--no-ui",
+    default=False,
+    envvar="KV_UI",
+    show_default=True,
+    help="Serve the key browser page at /_kv/ui/ (also KV_UI=1); it asks for the token.",
+)
 @_url_option
 @click.pass_context
 def serve(
@@ -451,6 +458,7 @@ def serve(
     idle_timeout: int,
     access_log: bool,
     log_keys: bool,
+    ui: bool,
 ) -> None:
     """Serve the store at URL (default: --url) over HTTP with a production WSGI server.
 
@@ -471,6 +479,8 @@ def serve(
         nonlocal bound
         bound = True
         click.echo(f"serving {shown} on {server_url}", err=True)
+        if ui:
+            click.echo(f"key browser: {server_url}_kv/ui/", err=True)
 
     _print_server_logs(access_log=access_log)
     terminated: list[bool] = []
@@ -491,6 +501,7 @@ def serve(
                     connection_limit=connection_limit,
                     idle_timeout=idle_timeout,
                     log_keys=log_keys,
+                    ui=ui,
                 )
             except ValueError as exc:
                 if bound:

@@ -6,7 +6,7 @@ from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 from .errors import ReadOnlyError
-from .store import IDENTITY
+from .store import IDENTITY, MISSING
 from .wrapping import Wrapper, delete_if_in, read_with_version_from, write_if_to
 
 __all__ = ["ReadOnlyDict", "WriteOnlyDict"]
@@ -35,6 +35,15 @@ class ReadOnlyDict(Wrapper):
 
     def _accepts_writes(self) -> bool:
         return False
+
+    def __getitem__(self, key: Any) -> Any:
+        # The wrapper's read without its decoding step: the store below decodes its values.
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        value = self._reader(key, MISSING)
+        if value is MISSING:
+            raise KeyError(key)
+        return value
 
     def _get(self, key: Any, default: Any) -> Any:
         return self._link.get(key, default)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -62,16 +64,20 @@ class MemoryDict(Store):
             self.update(initial)
 
     def _bind_dict_methods(self) -> None:
-        # The read primitives are the dict's own (C) methods on each instance, so a wrapper
-        # over this store reaches the dict without a Python call. (Not the writes: a bound
-        # dict.__setitem__ is a slot wrapper, slower to call than a method.) A subclass that
-        # overrides one of them keeps its override.
+        # The single-key primitives are the dict's own operations, in C, on each instance,
+        # so a wrapper over this store reaches the dict without a Python call. _delete is
+        # dict.pop (KeyError for a missing key, as del; the value is dropped) and _write is
+        # operator.setitem bound to the dict by a partial, cheaper to call than a bound
+        # dict.__setitem__ (a slot wrapper) or a method. A subclass that overrides one of
+        # them keeps its override.
         data = self._data
         cls = type(self)
         for name, method in (
             ("_read", data.__getitem__),
             ("_get", data.get),
             ("_contains", data.__contains__),
+            ("_delete", data.pop),
+            ("_write", functools.partial(operator.setitem, data)),
         ):
             if getattr(cls, name) is getattr(MemoryDict, name):
                 setattr(self, name, method)

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any, TypeVar
 
 from .capabilities import Capabilities
+from .codec import to_bytes
 from .errors import StoreUnavailable, UnsupportedError
 from .store import MISSING, Store
 from .wrapping import (
-    SUBSCRIPT,
     Link,
     Wrapper,
     delete_if_in,
@@ -60,6 +60,7 @@ class RandomChoiceDict(Wrapper):
             else None
         )
         self._getters = tuple(link.get for link in self._links)
+        self._writers = tuple(link.write for link in self._links)
         self._encode, self._one_codec = encoder_for(self._links)
 
     @property
@@ -128,8 +129,12 @@ class RandomChoiceDict(Wrapper):
                 error = exc
         raise error
 
-    def _get(self, key: Any, default: Any = SUBSCRIPT) -> Any:
-        if default is SUBSCRIPT and (self._checks_keys or type(key) is not str):
+    # The dict API's read and write each pick a store and call its primitive themselves:
+    # one Python call for the whole operation.
+
+    def __getitem__(self, key: Any) -> Any:
+        # Two parameters exactly: CPython then calls it from store[key] without a slot call.
+        if self._checks_keys or type(key) is not str:
             key = self._check_key(key)
         try:
             index = next(self._picks)  # _pick(), inline on the hottest path
@@ -138,14 +143,37 @@ class RandomChoiceDict(Wrapper):
         try:
             value = self._getters[index](key, MISSING)
         except StoreUnavailable as exc:
-            value = self._fail_over(lambda link: link.get(key, MISSING), index, exc)
-        if value is not MISSING:
-            return value
-        if default is SUBSCRIPT:
+            value = self._get_elsewhere(key, index, exc)
+        if value is MISSING:
             raise KeyError(key)
-        return default
+        return value
 
-    __getitem__ = _get  # see SUBSCRIPT
+    def _get(self, key: Any, default: Any) -> Any:
+        try:
+            index = next(self._picks)
+        except StopIteration:
+            index = self._draw()
+        try:
+            value = self._getters[index](key, MISSING)
+        except StoreUnavailable as exc:
+            value = self._get_elsewhere(key, index, exc)
+        return default if value is MISSING else value
+
+    def _get_elsewhere(self, key: Any, failed: int, error: StoreUnavailable) -> Any:
+        """Read *key* from the other stores, after store *failed* raised *error*."""
+        return self._fail_over(lambda link: link.get(key, MISSING), failed, error)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        encode = self._encode
+        if encode is not to_bytes or type(value) is not bytes:
+            value = encode(value)
+        try:
+            index = next(self._picks)
+        except StopIteration:
+            index = self._draw()
+        self._writers[index](key, value if self._one_codec else value[index])
 
     def _contains(self, key: Any) -> bool:
         return self._read_any(lambda link: link.contains(key))
@@ -180,7 +208,7 @@ class RandomChoiceDict(Wrapper):
 
     def _write(self, key: Any, value: Any) -> None:
         index = self._pick()
-        self._links[index].write(key, value if self._one_codec else value[index])
+        self._writers[index](key, value if self._one_codec else value[index])
 
     def _write_many(self, items: Sequence[tuple[Any, Any]]) -> None:
         index = self._pick()

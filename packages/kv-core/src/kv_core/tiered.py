@@ -9,10 +9,10 @@ from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 from .capabilities import Capabilities
+from .codec import to_bytes
 from .errors import KVError, StoreUnavailable
 from .store import MISSING
 from .wrapping import (
-    SUBSCRIPT,
     Wrapper,
     accepts_writes,
     capabilities_of,
@@ -29,6 +29,11 @@ logger = logging.getLogger(__name__)
 
 #: A tier found unavailable is logged at most once in this many seconds.
 LOG_INTERVAL = 60.0
+
+
+def _none(key: Any, default: Any) -> Any:
+    """The read of a stack where no tier serves reads: always a miss."""
+    return default
 
 
 class TieredStorageDict(Wrapper):
@@ -97,6 +102,10 @@ class TieredStorageDict(Wrapper):
         # here would answer nothing or discard the write.
         self._readers = tuple((depth, links[depth]) for depth in readers)
         self._getters = tuple((depth, link.get) for depth, link in self._readers)
+        # __getitem__ asks the first tier that serves reads outside its loop (a hit there is
+        # the common case), then the rest in turn.
+        self._head_depth, self._head_get = self._getters[0] if self._getters else (0, _none)
+        self._rest = self._getters[1:]
         order = (*reversed(range(self._truth, len(tiers))), *reversed(self._copies))
         self._written = tuple(links[depth] for depth in order if depth in self._writable)
         self._encode, self._one_codec = encoder_for(self._written)
@@ -162,11 +171,68 @@ class TieredStorageDict(Wrapper):
                     "tier %d may keep a promoted copy of %d keys: %r", depth, len(changed), exc
                 )
 
-    def _get(self, key: Any, default: Any = SUBSCRIPT) -> Any:
-        if default is SUBSCRIPT and (self._checks_keys or type(key) is not str):
+    # A read asks the tiers in turn, each through its own read primitive (for a MemoryDict,
+    # the dict's get): the key was checked once for all of them, and the tier that holds the
+    # value decodes it. __getitem__ and _get each run that loop themselves, one Python call
+    # for the whole read; a tier that is down sends both to _get_past, which reads on.
+
+    def __getitem__(self, key: Any) -> Any:
+        # Two parameters exactly: CPython then calls it from store[key] without a slot call.
+        if self._checks_keys or type(key) is not str:
             key = self._check_key(key)
-        lost: StoreUnavailable | None = None
+        try:
+            value = self._head_get(key, MISSING)
+        except StoreUnavailable as exc:
+            failed, error = self._head_depth, exc
+        else:
+            if value is not MISSING:
+                if self._head_depth and self.promote_on_read:
+                    self._promote([(key, value)], self._head_depth)
+                return value
+            for depth, get in self._rest:
+                try:
+                    value = get(key, MISSING)
+                except StoreUnavailable as exc:
+                    failed, error = depth, exc
+                    break
+                if value is not MISSING:
+                    if self.promote_on_read:
+                        self._promote([(key, value)], depth)
+                    return value
+            else:
+                raise KeyError(key)
+        value = self._get_past(key, failed, error)
+        if value is MISSING:
+            raise KeyError(key)
+        return value
+
+    def _get(self, key: Any, default: Any) -> Any:
         for depth, get in self._getters:
+            try:
+                value = get(key, MISSING)
+            except StoreUnavailable as exc:
+                failed, error = depth, exc
+                break
+            if value is not MISSING:
+                if depth and self.promote_on_read:
+                    self._promote([(key, value)], depth)
+                return value
+        else:
+            return default
+        value = self._get_past(key, failed, error)
+        return default if value is MISSING else value
+
+    def _get_past(self, key: Any, failed: int, error: StoreUnavailable) -> Any:
+        """Read on below tier *failed*, which raised *error*; ``MISSING`` if no tier has *key*.
+
+        Every tier that is down is skipped (and logged); a miss is only an answer if every
+        tier in ``_answering`` answered, else the last of their errors is raised.
+        """
+        self._skip(failed, error)
+        lost = error if failed in self._answering else None
+        for depth, get in self._getters:
+            if depth <= failed:
+                continue
             try:
                 value = get(key, MISSING)
             except StoreUnavailable as exc:
@@ -174,18 +240,13 @@ class TieredStorageDict(Wrapper):
                 if depth in self._answering:
                     lost = exc
                 continue
-            if value is MISSING:
-                continue
-            if depth and self.promote_on_read:
-                self._promote([(key, value)], depth)
-            return value
+            if value is not MISSING:
+                if self.promote_on_read:
+                    self._promote([(key, value)], depth)
+                return value
         if lost is not None:
             raise lost
-        if default is SUBSCRIPT:
-            raise KeyError(key)
-        return default
-
-    __getitem__ = _get  # see SUBSCRIPT
+        return MISSING
 
     def _contains(self, key: Any) -> bool:
         lost: StoreUnavailable | None = None
@@ -248,6 +309,25 @@ class TieredStorageDict(Wrapper):
 
     # A write's value comes encoded for every tier in self._written (see encoder_for), so
     # every codec has accepted it before the first tier is touched.
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        # _write's steps, inline: one Python call above the tiers' primitives.
+        if self._checks_keys or type(key) is not str:
+            key = self._check_key(key)
+        encode = self._encode
+        if encode is not to_bytes or type(value) is not bytes:
+            value = encode(value)  # for every tier, before the first is touched
+        for delete in self._invalidators:
+            try:  # noqa: SIM105 - as in _write
+                delete(key)
+            except KeyError:
+                pass
+        if self._one_codec:
+            for write in self._writers:
+                write(key, value)
+        else:
+            for write, encoded in zip(self._writers, value, strict=True):
+                write(key, encoded)
 
     def _write(self, key: Any, value: Any) -> None:
         for delete in self._invalidators:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 from .capabilities import Capabilities, combine
+from .codec import to_bytes
 from .errors import UnsupportedError
 from .memory import MemoryDict
 from .store import IDENTITY, MISSING, Store
@@ -377,7 +378,10 @@ class Wrapper(Store):
     def __setitem__(self, key: Any, value: Any) -> None:
         if self._checks_keys or type(key) is not str:
             key = self._check_key(key)
-        self._writer(key, self._encode(value))
+        encode = self._encode
+        if encode is not to_bytes or type(value) is not bytes:
+            value = encode(value)  # to_bytes returns bytes as they are: no call for them
+        self._writer(key, value)
 
     @abc.abstractmethod
     def _get(self, key: Any, default: Any) -> Any:

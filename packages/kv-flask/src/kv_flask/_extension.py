@@ -33,8 +33,9 @@ from ._responses import (
     http_exception_response,
     preflight_response,
 )
-from ._routes import API_ROUTES, KeyConverter, KvRoutes
+from ._routes import KeyConverter, KvRoutes, route_methods
 from ._state import KvState, new_locks
+from ._ui import is_ui_request, register_ui
 
 __all__ = ["FlaskKv", "construct_kv_app"]
 
@@ -83,7 +84,8 @@ class FlaskKv(Blueprint):
 
     Options not passed here are read from ``app.config`` the first time a request needs
     each, once per app (``KV_TOKEN``, ``KV_MAX_CONTENT_LENGTH``, ``KV_LIST_LIMIT``,
-    ``KV_ALLOWED_HOSTS``, ``KV_ALLOWED_ORIGINS``, ``KV_CACHE_CONTROL``, ``KV_LOG_KEYS``).
+    ``KV_ALLOWED_HOSTS``, ``KV_ALLOWED_ORIGINS``, ``KV_CACHE_CONTROL``, ``KV_LOG_KEYS``,
+    ``KV_UI``).
 
     :param app: The Flask application to register on now, or ``None`` (see :meth:`init_app`).
     :param store: A kv store or any ``MutableMapping`` of ``str`` to ``bytes``.
@@ -99,6 +101,7 @@ class FlaskKv(Blueprint):
         state-changing requests are accepted and they get CORS answers; ``*`` for any.
     :param cache_control: ``Cache-Control`` of value answers (default ``no-store``).
     :param log_keys: Show keys in the access and error logs (default: ``<key>``).
+    :param ui: Serve the key browser page at ``/_kv/ui/`` (default: off; ``KV_UI``).
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class FlaskKv(Blueprint):
         allowed_origins: str | Iterable[str] | None = None,
         cache_control: str | None = None,
         log_keys: bool | None = None,
+        ui: bool | None = None,
     ) -> None:
         prefix = _normal_prefix(url_prefix)
         super().__init__(name, __name__, url_prefix=prefix or None)
@@ -127,6 +131,7 @@ class FlaskKv(Blueprint):
             "allowed_origins": allowed_origins,
             "cache_control": cache_control,
             "log_keys": log_keys,
+            "ui": ui,
         }
         KvState({}, prefix, self._options).check()
         self._locks = new_locks()
@@ -147,6 +152,7 @@ class FlaskKv(Blueprint):
         self.register_error_handler(Exception, self.unexpected_error_response)
         self.routes = KvRoutes(self.state)
         self.routes.register(self)
+        register_ui(self, self.state)
         if app is not None:
             self.init_app(app)
 
@@ -269,7 +275,11 @@ class FlaskKv(Blueprint):
             if (origin or fetch_site) and cross_site(method, origin, fetch_site, host, origins):
                 return error_response(403, "cross_origin")
         token = state.token
-        if token is not None and not authorized(token, environ):
+        if (
+            token is not None
+            and not authorized(token, environ)
+            and not is_ui_request(state, req.path, method)
+        ):
             return error_response(401)
         if "//" in raw_path(environ) or "//" in decoded_path(environ):
             # Routing drops empty segments ("//x" and "/%2Fx" would both be key "x"): a path
@@ -278,10 +288,10 @@ class FlaskKv(Blueprint):
         exc = req.routing_exception
         if exc is not None:
             if isinstance(exc, MethodNotAllowed):
-                route = req.path[len(state.url_prefix) :].strip("/")
-                if route in API_ROUTES:
+                methods = route_methods(req.path[len(state.url_prefix) :].strip("/"))
+                if methods is not None:
                     # Werkzeug's Allow would add the key route's methods to the API route's.
-                    exc = MethodNotAllowed(valid_methods=API_ROUTES[route])
+                    exc = MethodNotAllowed(valid_methods=methods)
             if isinstance(exc, HTTPException) and not isinstance(exc, RequestRedirect):
                 return http_exception_response(exc)
         for hook in self._before:
@@ -344,6 +354,7 @@ def construct_kv_app(
     allowed_origins: str | Iterable[str] | None = None,
     cache_control: str | None = None,
     log_keys: bool | None = None,
+    ui: bool | None = None,
     import_name: str = "kv_flask",
 ) -> Flask:
     """A Flask app that serves *store* as a REST API (see :class:`FlaskKv` for the options).
@@ -365,6 +376,7 @@ def construct_kv_app(
         allowed_origins=allowed_origins,
         cache_control=cache_control,
         log_keys=log_keys,
+        ui=ui,
     )
     app.register_error_handler(ApiError, api_error_response)
     app.register_error_handler(Exception, kv.unexpected_error_response)

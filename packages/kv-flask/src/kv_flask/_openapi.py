@@ -11,7 +11,7 @@ from typing import Any
 from .__about__ import __version__
 from ._keys import MAX_KEY_LENGTH
 
-__all__ = ["KEY_PATTERN", "key_pattern", "openapi_document"]
+__all__ = ["AS_OF_PARAMETER", "KEY_PATTERN", "key_pattern", "openapi_document"]
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
@@ -40,6 +40,19 @@ def _key_schema(max_key_length: int, refused_characters: str) -> dict[str, Any]:
         "maxLength": max_key_length,
         "pattern": key_pattern(refused_characters),
     }
+
+
+#: The ``as_of`` query parameter: a snapshot read, on a store with history.
+AS_OF_PARAMETER: dict[str, Any] = {
+    "name": "as_of",
+    "in": "query",
+    "required": False,
+    "description": (
+        "Read the store as it was at this time (ISO 8601; no offset means UTC). Only for a "
+        "store with history (/_kv/info: store.history); otherwise 400 no_history"
+    ),
+    "schema": {"type": "string"},
+}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -90,7 +103,7 @@ def _key_operations(key_schema: dict[str, Any], body: dict[str, Any]) -> dict[st
         },
     ]
     read = {
-        "parameters": conditions[1:],
+        "parameters": [*conditions[1:], AS_OF_PARAMETER],
         "responses": {
             "200": {
                 "description": "The value's bytes",
@@ -124,7 +137,7 @@ def _key_operations(key_schema: dict[str, Any], body: dict[str, Any]) -> dict[st
                 "If-None-Match, the value is read and the answer has GET's headers."
             ),
             "operationId": "headValue",
-            "parameters": conditions[1:],
+            "parameters": [*conditions[1:], AS_OF_PARAMETER],
             "responses": {
                 "200": {
                     "description": "The key exists (ETag only with If-None-Match)",
@@ -147,6 +160,60 @@ def _key_operations(key_schema: dict[str, Any], body: dict[str, Any]) -> dict[st
             "responses": {
                 "204": {"description": "Deleted"},
                 **_errors(400, 401, 403, 404, 412, 503, 507),
+            },
+        },
+    }
+
+
+def _history_operations(key_schema: dict[str, Any]) -> dict[str, Any]:
+    key = {"name": "key", "in": "path", "required": True, "schema": key_schema}
+    version = {
+        "type": "object",
+        "required": ["sequence_number", "created", "deleted", "size"],
+        "properties": {
+            "sequence_number": {"type": "integer"},
+            "created": {"type": ["string", "null"], "description": "ISO 8601, UTC"},
+            "deleted": {"type": "boolean", "description": "A delete left this version"},
+            "size": {"type": ["integer", "null"], "description": "Bytes; null if deleted"},
+        },
+    }
+    return {
+        "parameters": [key],
+        "get": {
+            "summary": "The versions of a key, oldest first (a store with history)",
+            "description": (
+                "With sequence_number, the bytes of that version instead. On a store "
+                "without history (/_kv/info: store.history false): 400 no_history"
+            ),
+            "operationId": "keyHistory",
+            "parameters": [
+                AS_OF_PARAMETER,
+                {
+                    "name": "sequence_number",
+                    "in": "query",
+                    "required": False,
+                    "description": "A version's sequence_number: answer its bytes",
+                    "schema": {"type": "integer"},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The versions, or one version's bytes",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["key", "versions"],
+                                "properties": {
+                                    "key": {"type": "string"},
+                                    "versions": {"type": "array", "items": version},
+                                },
+                            }
+                        },
+                        "application/octet-stream": {"schema": _BINARY},
+                    },
+                },
+                **_errors(400, 401, 403, 404, 503),
             },
         },
     }
@@ -220,6 +287,7 @@ def _batch_operations(key_schema: dict[str, Any]) -> dict[str, Any]:
             "get": {
                 "summary": "How many keys the store holds",
                 "operationId": "count",
+                "parameters": [AS_OF_PARAMETER],
                 "responses": {
                     "200": {
                         "description": "The number of keys",
@@ -232,7 +300,7 @@ def _batch_operations(key_schema: dict[str, Any]) -> dict[str, Any]:
                             }
                         },
                     },
-                    **_errors(401, 403, 503),
+                    **_errors(400, 401, 403, 503),
                 },
             }
         },
@@ -342,6 +410,7 @@ def openapi_document(
                 "description": "next_cursor of the previous page",
                 "schema": {"type": "string", "pattern": _BASE64.replace("+/", "_-")},
             },
+            AS_OF_PARAMETER,
         ],
         "responses": {
             "200": {
@@ -374,6 +443,7 @@ def openapi_document(
             "/": {"get": listing},
             "/{key}": _key_operations(key_schema, body),
             **_batch_operations(key_schema),
+            "/_kv/history/{key}": _history_operations(key_schema),
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

@@ -7,6 +7,8 @@ Routes, relative to the API's URL prefix (see the package README for the table):
   ``HEAD /<key>``: whether it exists (``key in store``; the value is not read).
 - ``POST /_kv/get|set|delete|clear``, ``GET /_kv/count``, ``GET /_kv/info``: batch calls.
 - ``GET /openapi.json``: the OpenAPI 3.1 document.
+- ``GET /_kv/history/<key>``: the versions of a key, on a store with history
+  (:mod:`kv_flask._history`, which also reads ``as_of=`` snapshots).
 
 Keys whose first segment is ``_kv`` or ``openapi.json`` are refused (:mod:`kv_flask._keys`),
 so no key can collide with a route of the API.
@@ -31,6 +33,7 @@ from kv_core import ConflictError, InvalidKeyError, to_bytes
 from ._access_log import shown_path
 from ._errors import ApiError, for_store_error
 from ._etag import etag_of, version_of_tag, version_tag
+from ._history import AS_OF, has_history, no_history, store_as_of, versions_document
 from ._http import (
     decode_cursor,
     decoded_path,
@@ -46,7 +49,15 @@ from ._openapi import openapi_document
 from ._responses import ApiResponse
 from ._state import KvState
 
-__all__ = ["API_ROUTES", "KEY_METHODS", "KeyConverter", "KvRoutes", "etag_of"]
+__all__ = [
+    "API_ROUTES",
+    "KEY_METHODS",
+    "PREFIX_ROUTES",
+    "KeyConverter",
+    "KvRoutes",
+    "etag_of",
+    "route_methods",
+]
 
 logger = logging.getLogger("kv_flask.errors")
 
@@ -61,12 +72,27 @@ API_ROUTES = {
     "_kv/delete": ["POST"],
     "_kv/clear": ["POST"],
 }
+#: Routes of the API that end in a key or a file name, by prefix, and their methods.
+PREFIX_ROUTES = {"_kv/history/": ["GET", "HEAD"], "_kv/ui/": ["GET", "HEAD"]}
 _JSON = "application/json"
 _OCTETS = "application/octet-stream"
 # A write to a versioned store that must read the current version first (a list of tags,
 # "*", If-None-Match with tags, or no condition at all) reads and tries again this many
 # times when another writer gets in between; then 412 (a plain write, for no condition).
 _CONDITION_ATTEMPTS = 16
+
+
+def route_methods(route: str) -> list[str] | None:
+    """The methods of the API route at *route* (the path under the prefix), or ``None``."""
+    methods = API_ROUTES.get(route)
+    if methods is not None:
+        return methods
+    if route == "_kv/ui":
+        return PREFIX_ROUTES["_kv/ui/"]
+    for prefix, methods in PREFIX_ROUTES.items():
+        if route.startswith(prefix):
+            return methods
+    return None
 
 
 class KeyConverter(BaseConverter):
@@ -160,6 +186,7 @@ class KvRoutes:
         self._add(blueprint, "/", self.list_keys, ["GET"])
         for path, view in views.items():
             self._add(blueprint, f"/{path}", view, [m for m in API_ROUTES[path] if m != "HEAD"])
+        self._add(blueprint, "/_kv/history/<kvkey:key>", self.history, ["GET"])
         self._add(blueprint, "/<kvkey:key>", self.one_key, KEY_METHODS)
 
     @staticmethod
@@ -227,6 +254,10 @@ class KvRoutes:
         if key in API_ROUTES:
             # The path of an API route with a method it does not take: 405, not a bad key.
             raise MethodNotAllowed(valid_methods=API_ROUTES[key])
+        if key.startswith("_kv/"):
+            methods = route_methods(key)
+            if methods is not None:  # a write to the history or the page
+                raise MethodNotAllowed(valid_methods=methods)
         if decoded_path(environ)[len(state.url_prefix) + 1 :] != key:
             # Routing dropped part of the decoded path (the empty segments of "/%2Fabc"):
             # the key is what the path says, and that is not a valid key.
@@ -234,6 +265,8 @@ class KvRoutes:
         key = self._checked(state, key)
         method = environ["REQUEST_METHOD"]
         conditional = "HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ
+        if environ.get("QUERY_STRING") and AS_OF in (args := query()):
+            return self._get_as_of(state, req, key, args)
         if method == "GET" or (method == "HEAD" and conditional):
             return self._get(state, req, key)
         if method == "HEAD":
@@ -255,6 +288,48 @@ class KvRoutes:
             response = ApiResponse(value, content_type=_OCTETS)
         response.sent_headers = sent
         return response
+
+    def _get_as_of(self, state: KvState, req: Request, key: str, args: dict[str, str]) -> Response:
+        """``GET|HEAD /<key>?as_of=...``: the value the key had then (a store with history)."""
+        if req.method not in ("GET", "HEAD"):
+            raise ApiError(400, "bad_parameter", "as_of is for reads only.")
+        with _store_errors(state), store_as_of(state.store, args) as past:
+            try:
+                value = to_bytes(past[key])
+            except KeyError as exc:
+                raise ApiError(404) from exc
+        response = ApiResponse(value, content_type=_OCTETS)
+        response.sent_headers = (
+            ("etag", ("ETag", f'"{etag_of(value)}"')),
+            state.sent_cache_control,
+        )
+        return response
+
+    def history(self, key: str) -> Response:
+        """``GET /_kv/history/<key>``: the versions of *key*, oldest first, with their times;
+        ``?sequence_number=N``: the value of one version (raw bytes)."""
+        state = self._state_of()
+        key = self._checked(state, key)
+        if not has_history(state.store):
+            raise no_history()
+        args = query()
+        number = args.get("sequence_number")
+        with _store_errors(state), store_as_of(state.store, args) as store:
+            versions = store.history(key)  # type: ignore[attr-defined]
+        if number is None:
+            if not versions:
+                raise ApiError(404)
+            return json_response(versions_document(key, versions, to_bytes))
+        try:
+            wanted = int(number)
+        except ValueError as exc:
+            raise ApiError(400, "bad_parameter", "sequence_number must be an integer.") from exc
+        for version in versions:
+            if version.sequence_number == wanted and not version.deleted:
+                response = ApiResponse(to_bytes(version.value), content_type=_OCTETS)
+                response.sent_headers = (state.sent_cache_control,)
+                return response
+        raise ApiError(404)
 
     def _head(self, state: KvState, key: str) -> Response:
         # Existence only, from `key in store`: the value is not read (it may be large and
@@ -418,7 +493,6 @@ class KvRoutes:
     def list_keys(self) -> Response:
         """``GET /``: keys by ``prefix``, a page of at most ``limit``, from an opaque cursor."""
         state = self._state_of()
-        store = state.store
         args = query()
         prefix = args.get("prefix", "")
         limit = int_arg(args, "limit", state.list_limit, 1, state.list_limit)
@@ -427,7 +501,7 @@ class KvRoutes:
             check_prefix(prefix)
         except InvalidKeyError as exc:
             raise ApiError(400, "invalid_prefix", "This prefix is not valid.") from exc
-        with _store_errors(state):
+        with _store_errors(state), store_as_of(state.store, args) as store:
             lister = getattr(store, "keys_with_prefix", None)
             if lister is not None:
                 keys: Iterable[str] = lister(prefix)
@@ -506,8 +580,9 @@ class KvRoutes:
     def count(self) -> Response:
         """``GET /_kv/count``: how many keys the store holds."""
         state = self._state_of()
-        with _store_errors(state):
-            return json_response({"count": len(state.store)})
+        args = query() if request.environ.get("QUERY_STRING") else {}
+        with _store_errors(state), store_as_of(state.store, args) as store:
+            return json_response({"count": len(store)})
 
     def info(self) -> Response:
         """``GET /_kv/info``: the server's limits and the store's capabilities."""

@@ -90,6 +90,7 @@ def make_server(
     allowed_origins: str | Iterable[str] | None = None,
     cache_control: str | None = None,
     log_keys: bool | None = None,
+    ui: bool | None = None,
     connection_limit: int | None = None,
     idle_timeout: int = DEFAULT_IDLE_TIMEOUT,
 ) -> Any:
@@ -136,6 +137,7 @@ def make_server(
         allowed_origins=allowed_origins,
         cache_control=cache_control,
         log_keys=log_keys,
+        ui=ui,
     )
     server = create_server(
         app,

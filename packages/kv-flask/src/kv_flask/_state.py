@@ -40,6 +40,7 @@ _CONFIG_KEYS = {
         "allowed_origins",
         "cache_control",
         "log_keys",
+        "ui",
     )
 }
 
@@ -193,6 +194,17 @@ class KvState:
         shown: bool | None = self._settings.get("log_keys")
         if shown is None:
             shown = self._settings["log_keys"] = bool(self.option("log_keys", False))
+        return shown
+
+    @property
+    def ui(self) -> bool:
+        """Whether the key browser page is served (``/_kv/ui/``)."""
+        shown: bool | None = self._settings.get("ui")
+        if shown is None:
+            raw = self.option("ui", False)
+            if isinstance(raw, str):  # from the environment: KV_UI=1, true, yes, on
+                raw = raw.strip().lower() in {"1", "true", "yes", "on"}
+            shown = self._settings["ui"] = bool(raw)
         return shown
 
     @property
