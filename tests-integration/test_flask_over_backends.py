@@ -13,11 +13,10 @@ import pytest
 import redis
 import sqlalchemy
 
-from kv_core import Capabilities, InvalidKeyError, Store
-from kv_core.capabilities import LONE_SURROGATES
+from kv_core import InvalidKeyError, Store
 from kv_core.conformance import StoreConformance, StoreFactory
 from kv_dev.services import POSTGRES, REDIS, unique_name
-from kv_flask import DEFAULT_MAX_CONTENT_LENGTH, FlaskKvDict, ServerThread
+from kv_flask import FlaskKvDict, ServerThread
 from kv_fs import FileSystemDict
 from kv_redis import RedisDict
 from kv_sql import GenericSqlDict, PostgresSqlDict
@@ -25,39 +24,13 @@ from kv_sql import GenericSqlDict, PostgresSqlDict
 REDIS_URL = REDIS.url
 POSTGRES_URL = POSTGRES.url
 
-# Keys the HTTP API refuses whatever store it serves (see kv_flask's key rules).
-_HTTP_INVALID = ("", "/a", "a/", "a//b", "a/../b", "./a", "a\x00b", "_kv/x")
-# Characters it refuses in any key: NUL, U+FFFD, and lone surrogates (no UTF-8 form).
-_HTTP_REFUSED = frozenset("\x00\ufffd") | LONE_SURROGATES
-
-
-def _served(
-    *,
-    max_key_length: int,
-    hierarchical: bool,
-    store_invalid: tuple[str, ...] = (),
-    store_refused: str = "",
-    compare_and_set: bool = True,
-) -> Capabilities:
-    """What a FlaskKvDict promises in front of a store: the store's rules inside the API's."""
-    return Capabilities(
-        persistent=True,
-        processes=True,
-        ttl=False,
-        history=False,
-        max_key_length=max_key_length,
-        max_value_size=DEFAULT_MAX_CONTENT_LENGTH,
-        empty_key=False,
-        hierarchical_keys=hierarchical,
-        invalid_keys=tuple(dict.fromkeys(_HTTP_INVALID + store_invalid)),
-        refused_characters=_HTTP_REFUSED | frozenset(store_refused),
-        # The served store's, from /_kv/info: the server hands the condition to it.
-        compare_and_set=compare_and_set,
-    )
-
 
 class _ServedConformance(StoreConformance):
-    """Each store is a client of its own server over a fresh backend store."""
+    """Each store is a client of its own server over a fresh backend store.
+
+    What the suite tests is what each client declares: the served store's rules inside the
+    HTTP API's, read from the server's ``/_kv/info``.
+    """
 
     stateful_examples = 15
 
@@ -80,8 +53,8 @@ class _ServedConformance(StoreConformance):
             return client
 
         yield make
-        for client, server, backend in opened:
-            client.close()
+        # The suite has closed the clients by now.
+        for _client, server, backend in opened:
             server.stop()
             backend.close()
         self.cleanup()
@@ -91,32 +64,18 @@ class _ServedConformance(StoreConformance):
 
 
 class TestFlaskOverFileSystem(_ServedConformance):
-    capabilities = _served(
-        max_key_length=255,
-        hierarchical=True,
-        store_invalid=("/abs", "../up", "a\\b"),
-        store_refused="\\",
-    )
-
     def backend(self, request: pytest.FixtureRequest, index: int) -> Store:
         base: Path = request.getfixturevalue("tmp_path")
         return FileSystemDict(base / f"data{index}", base / f"scratch{index}", durable=False)
 
 
 class TestFlaskOverSqlite(_ServedConformance):
-    capabilities = _served(
-        max_key_length=255, hierarchical=False, store_invalid=("k" * 256, "\ud800")
-    )
-
     def backend(self, request: pytest.FixtureRequest, index: int) -> Store:
         base: Path = request.getfixturevalue("tmp_path")
         return GenericSqlDict(f"sqlite:///{base}/kv{index}.sqlite3", "kv")
 
 
 class TestFlaskOverPostgres(_ServedConformance):
-    capabilities = _served(
-        max_key_length=255, hierarchical=False, store_invalid=("k" * 256, "\ud800")
-    )
     tables: list[str]
 
     def backend(self, request: pytest.FixtureRequest, index: int) -> Store:
@@ -136,7 +95,6 @@ class TestFlaskOverPostgres(_ServedConformance):
 
 
 class TestFlaskOverRedis(_ServedConformance):
-    capabilities = _served(max_key_length=4096, hierarchical=False)
     prefixes: list[str]
 
     def backend(self, request: pytest.FixtureRequest, index: int) -> Store:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,20 +19,14 @@ from dbm_store import DbmStore
 
 
 class TestStrangerDbmStore(StoreConformance):
-    capabilities = DbmStore.capabilities
+    """Only what a third party writes: a factory and an opener (the suite closes the stores)."""
+
     stateful_examples = 10
 
     @pytest.fixture
-    def store_factory(self, tmp_path: Path) -> Iterator[StoreFactory]:
-        made: list[DbmStore] = []
-
-        def make() -> DbmStore:
-            made.append(DbmStore(tmp_path / f"db{len(made)}"))
-            return made[-1]
-
-        yield make
-        for store in made:
-            store.close()
+    def store_factory(self, tmp_path: Path) -> StoreFactory:
+        paths = (tmp_path / f"db{index}" for index in itertools.count())
+        return lambda: DbmStore(next(paths))
 
     def opener(self, store: DbmStore) -> functools.partial[DbmStore]:  # type: ignore[override]
         return functools.partial(DbmStore, store.path)

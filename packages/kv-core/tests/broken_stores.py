@@ -6,6 +6,7 @@ suite against each, in a separate pytest run, and expects failures.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import unicodedata
@@ -13,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from kv_core import (
-    Capabilities,
     ConflictError,
     InvalidKeyError,
     MemoryDict,
@@ -72,35 +72,13 @@ class ReturnsStrForStr(MemoryDict):
 class AcceptsDeclaredInvalidKey(MemoryDict):
     """Declares keys with NUL invalid, then stores them anyway."""
 
-    capabilities = Capabilities(
-        persistent=False,
-        processes=False,
-        ttl=False,
-        history=False,
-        max_key_length=None,
-        max_value_size=None,
-        empty_key=True,
-        hierarchical_keys=False,
-        invalid_keys=("nul\x00key",),
-        refused_characters=frozenset(),
-    )
+    capabilities = dataclasses.replace(MemoryDict.capabilities, invalid_keys=("nul\x00key",))
 
 
 class HoldsDeclaredRefusedCharacter(MemoryDict):
     """Declares backslash refused in keys, then stores keys holding it anyway."""
 
-    capabilities = Capabilities(
-        persistent=False,
-        processes=False,
-        ttl=False,
-        history=False,
-        max_key_length=None,
-        max_value_size=None,
-        empty_key=True,
-        hierarchical_keys=False,
-        invalid_keys=(),
-        refused_characters=frozenset("\\"),
-    )
+    capabilities = dataclasses.replace(MemoryDict.capabilities, refused_characters=frozenset("\\"))
 
 
 class RefusesUndeclaredCharacter(MemoryDict):
@@ -114,18 +92,7 @@ class RefusesUndeclaredCharacter(MemoryDict):
 class RefusesLateButNotEarly(MemoryDict):
     """Refuses an over-long key on write only, so reads and `in` answer for it."""
 
-    capabilities = Capabilities(
-        persistent=False,
-        processes=False,
-        ttl=False,
-        history=False,
-        max_key_length=16,
-        max_value_size=None,
-        empty_key=True,
-        hierarchical_keys=False,
-        invalid_keys=(),
-        refused_characters=frozenset(),
-    )
+    capabilities = dataclasses.replace(MemoryDict.capabilities, max_key_length=16)
 
     def _write(self, key: str, value: bytes) -> None:
         if len(key) > 16:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from kv_core import (
-    Capabilities,
     InvalidKeyError,
     MemoryDict,
     RandomChoiceDict,
@@ -18,15 +19,9 @@ from kv_core.conformance import StoreConformance, StoreFactory
 class Restrictive(MemoryDict):
     """A store with a key length limit and a refused character, declared."""
 
-    capabilities = Capabilities(
-        persistent=False,
-        processes=False,
-        ttl=False,
-        history=False,
+    capabilities = dataclasses.replace(
+        MemoryDict.capabilities,
         max_key_length=64,
-        max_value_size=None,
-        empty_key=True,
-        hierarchical_keys=False,
         invalid_keys=("nul\x00key", "k" * 65),
         refused_characters=frozenset("\x00"),
     )
@@ -37,24 +32,18 @@ class Restrictive(MemoryDict):
 
 
 class TestRestrictiveStore(StoreConformance):
-    capabilities = Restrictive.capabilities
-
     @pytest.fixture
     def store_factory(self) -> StoreFactory:
         return Restrictive
 
 
 class TestTieredOverRestrictive(StoreConformance):
-    capabilities = Restrictive.capabilities
-
     @pytest.fixture
     def store_factory(self) -> StoreFactory:
         return lambda: TieredStorageDict([MemoryDict(), Restrictive()], promote_on_read=True)
 
 
 class TestRandomChoiceOverRestrictive(StoreConformance):
-    capabilities = Restrictive.capabilities
-
     @pytest.fixture
     def store_factory(self) -> StoreFactory:
         def make() -> RandomChoiceDict:

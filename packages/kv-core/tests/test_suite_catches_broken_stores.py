@@ -20,7 +20,6 @@ from broken_stores import {name}
 
 
 class TestUnderCheck(StoreConformance):
-    capabilities = {name}.capabilities
     stateful_examples = 40
 
     @pytest.fixture
@@ -65,7 +64,30 @@ def test_listing_a_list_is_reported_as_such(pytester: pytest.Pytester) -> None:
 
 
 def test_missing_capabilities_are_reported_as_such(pytester: pytest.Pytester) -> None:
-    """A test class that declares no capabilities fails every test saying what to declare."""
+    """A class and its store that both declare no capabilities fail every test, saying so."""
+    pytester.makepyfile(
+        test_under_check="""
+import pytest
+from kv_core.conformance import MappingTests
+
+
+class TestNoCapabilities(MappingTests):
+    @pytest.fixture
+    def store_factory(self):
+        yield dict
+"""
+    )
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "-p", "no:xdist")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) == 0
+    assert outcomes.get("errors", 0) + outcomes.get("failed", 0) >= 1
+    result.stdout.fnmatch_lines(
+        ["*TestNoCapabilities declares no capabilities, and its store, a dict, declares none*"]
+    )
+
+
+def test_declared_capabilities_of_the_wrong_type_fail(pytester: pytest.Pytester) -> None:
+    """A test class whose capabilities is not a Capabilities fails every test, saying so."""
     pytester.makepyfile(
         test_under_check="""
 import pytest
@@ -73,7 +95,9 @@ from kv_core import MemoryDict
 from kv_core.conformance import MappingTests
 
 
-class TestNoCapabilities(MappingTests):
+class TestSloppy(MappingTests):
+    capabilities = {"persistent": False}
+
     @pytest.fixture
     def store_factory(self):
         yield MemoryDict
@@ -82,8 +106,35 @@ class TestNoCapabilities(MappingTests):
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "-p", "no:xdist")
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) == 0
-    assert outcomes.get("errors", 0) + outcomes.get("failed", 0) >= 1
-    result.stdout.fnmatch_lines(["*TestNoCapabilities must declare capabilities = Capabilities*"])
+    assert outcomes.get("errors", 0) >= 1
+    result.stdout.fnmatch_lines(["*TestSloppy.capabilities is {'persistent': False}: declare*"])
+
+
+def test_plain_mapping_runs_with_declared_capabilities(pytester: pytest.Pytester) -> None:
+    """A plain dict runs the mapping tests when its test class declares capabilities for it."""
+    pytester.makepyfile(
+        test_under_check="""
+import dataclasses
+import pytest
+from kv_core import MemoryDict
+from kv_core.conformance import MappingTests
+
+
+class TestDict(MappingTests):
+    capabilities = dataclasses.replace(MemoryDict.capabilities, compare_and_set=False)
+
+    @pytest.fixture
+    def store_factory(self):
+        yield dict
+"""
+    )
+    # A dict keeps a str value as str and lists no prefixes: not its to pass.
+    result = pytester.runpytest_subprocess(
+        "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-k", "not setdefault and not listings"
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == outcomes.get("errors", 0) == 0
+    assert outcomes.get("passed", 0) > 10
 
 
 def test_store_capabilities_of_the_wrong_type_fail(pytester: pytest.Pytester) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, MutableMapping
+import inspect
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, ClassVar
 
 import pytest
@@ -12,7 +13,7 @@ from ..capabilities import Capabilities
 from ..errors import InvalidKeyError
 from ..store import Store
 
-__all__ = ["Opener", "StoreFactory", "SuiteBase", "close_quietly"]
+__all__ = ["Opener", "StoreFactory", "SuiteBase", "close_quietly", "declared_capabilities"]
 
 StoreFactory = Callable[[], Store]
 Opener = Callable[[], Store]
@@ -26,25 +27,84 @@ def close_quietly(store: object) -> None:
             close()
 
 
-class SuiteBase:
-    """What a backend supplies: its capabilities, a ``store_factory`` fixture, an ``opener``.
+def declared_capabilities(cls: type) -> object:
+    """What test class *cls* declares as ``capabilities`` (any value), or ``None`` if nothing."""
+    value = inspect.getattr_static(cls, "capabilities", None)
+    return None if isinstance(value, property) else value
 
-    :cvar capabilities: Every field stated; the suite tests what is declared.
+
+class SuiteBase:
+    """What a backend supplies: a ``store_factory`` fixture, an ``opener``, maybe ``capabilities``.
+
+    The suite owns the lifecycle of every store it tests: it makes each one through
+    :meth:`make_store` (which calls ``store_factory``), reopens them through :meth:`opener`,
+    and closes every store it made or reopened when the test ends, before ``store_factory``'s
+    own teardown runs (which then only has to remove what the stores left on their
+    servers or disks). Closing twice is harmless (``Store.close()``), so a factory that
+    closes its stores itself, as factories written for kv-core 0.4 do, keeps working.
+
+    ``capabilities``, when the test class sets it, is what the suite tests; otherwise the
+    suite reads ``capabilities`` from the first store it makes in each test. Set it for a
+    plain ``MutableMapping`` (which declares nothing) or to test less than the store
+    declares in a part of the suite; :class:`StoreConformance` checks that a declared value
+    equals the store's own (``test_declared_capabilities_match_store``).
     """
 
-    capabilities: ClassVar[Capabilities]
     #: Examples per Hypothesis test; lower it for slow stores, never to zero.
     stateful_examples: ClassVar[int] = 25
     #: Steps per stateful example.
     stateful_steps: ClassVar[int] = 25
 
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the stores under test declare: the first store's, unless the class sets it."""
+        if "_kv_capabilities" not in self.__dict__:
+            # Read before this test made a store (it makes none): make one to ask.
+            self._kv_request.getfixturevalue("make_store")()
+        found = self.__dict__["_kv_capabilities"]
+        assert isinstance(found, Capabilities)
+        return found
+
     @pytest.fixture
     def store_factory(self) -> StoreFactory:
-        """Override: yield a callable making a new, empty store per call; clean them all up."""
+        """Override: a callable making a new, empty store per call (the suite closes them).
+
+        Yield it instead of returning it to remove, after the yield, what the stores left
+        behind (tables, key prefixes, servers): the suite has closed them by then.
+        """
         pytest.fail(
             f"{type(self).__name__} must define a store_factory fixture that yields a "
             "callable returning a new, empty store on every call"
         )
+
+    @pytest.fixture
+    def make_store(self, store_factory: StoreFactory, _kv_suite: None) -> Iterator[StoreFactory]:
+        """A new, empty store per call, from ``store_factory``, closed when the test ends."""
+        opened = self._kv_opened
+
+        def make() -> Store:
+            store = store_factory()
+            opened.append(store)
+            if "_kv_capabilities" not in self.__dict__:
+                self._kv_capabilities = self._read_capabilities(store)
+            return store
+
+        yield make
+        for store in reversed(opened):
+            close_quietly(store)
+
+    def _read_capabilities(self, store: object) -> Capabilities | None:
+        if declared_capabilities(type(self)) is not None:
+            return None  # the class attribute is what the suite reads
+        found = getattr(store, "capabilities", None)
+        if not isinstance(found, Capabilities):
+            pytest.fail(
+                f"{type(self).__name__} declares no capabilities, and its store, a "
+                f"{type(store).__name__}, declares none either (its capabilities is "
+                f"{found!r}): give the store's class capabilities = Capabilities(...) with "
+                f"every field stated, or set capabilities on {type(self).__name__}"
+            )
+        return found
 
     def opener(self, store: MutableMapping[Any, Any]) -> Opener:
         """Override when ``persistent`` or ``processes`` is declared.
@@ -59,19 +119,36 @@ class SuiteBase:
         )
         raise NotImplementedError(msg)
 
+    def can_reopen(self) -> bool:
+        """Whether :meth:`opener` can reopen stores; a suite that cannot says ``False``.
+
+        The tests that need an opener are then not run (the command-line suite with a
+        ``--kv-factory`` and no opener lists them at the end of the run), and the state
+        machine runs without its reopen step.
+        """
+        return True
+
     @pytest.fixture(autouse=True)
-    def _capabilities_declared(self) -> None:
-        declared = getattr(type(self), "capabilities", None)
-        if not isinstance(declared, Capabilities):
+    def _kv_suite(self, request: pytest.FixtureRequest) -> Iterator[None]:
+        self._kv_request = request
+        self._kv_opened: list[object] = []
+        declared = declared_capabilities(type(self))
+        if declared is not None and not isinstance(declared, Capabilities):
             pytest.fail(
-                f"{type(self).__name__} must declare capabilities = Capabilities(...) with "
-                "every field stated"
+                f"{type(self).__name__}.capabilities is {declared!r}: declare "
+                "capabilities = Capabilities(...) with every field stated, or leave it out "
+                "to use what the store declares"
             )
+        yield
+        # What make_store did not close: stores reopened in a test whose class overrides
+        # the store fixture itself.
+        for store in reversed(self._kv_opened):
+            close_quietly(store)
 
     @pytest.fixture
-    def store(self, store_factory: StoreFactory) -> MutableMapping[Any, Any]:
-        """A new, empty store (closed and cleaned up by ``store_factory``)."""
-        return store_factory()
+    def store(self, make_store: StoreFactory) -> MutableMapping[Any, Any]:
+        """A new, empty store (closed by the suite when the test ends)."""
+        return make_store()
 
     # -- helpers for the tests --------------------------------------------------------------
 
@@ -101,10 +178,15 @@ class SuiteBase:
         return kept
 
     def reopen(self, store: MutableMapping[Any, Any]) -> Store:
-        """Close *store* and open the same data again through :meth:`opener`."""
+        """Close *store* and open the same data again through :meth:`opener`.
+
+        The suite closes the store it returns when the test ends.
+        """
         opener = self.opener(store)
         close_quietly(store)
-        return opener()
+        again = opener()
+        self._kv_opened.append(again)
+        return again
 
     @property
     def max_value(self) -> int:

@@ -244,6 +244,7 @@ class CompareAndSetTests(SuiteBase):
         self._check_race(store, workers)
 
     @pytest.mark.kv_processes
+    @pytest.mark.kv_reopens("processes", "compare_and_set")
     def test_processes_increment_without_loss(self, store: Store) -> None:
         """Spawned processes, each with several threads, lose no increment of a shared counter.
 

@@ -214,6 +214,7 @@ class ConcurrencyTests(SuiteBase):
         assert reader_errors == []
 
     @pytest.mark.kv_processes
+    @pytest.mark.kv_reopens("processes")
     def test_processes_write_without_loss(self, store: Store) -> None:
         """Spawned processes writing at once lose nothing and tear nothing."""
         if not self.capabilities.processes:

@@ -203,9 +203,9 @@ class MappingTests(SuiteBase):
         store.update(store)
         assert dict(store.items()) == model
 
-    def test_update_from_other_store(self, store: Store, store_factory: StoreFactory) -> None:
+    def test_update_from_other_store(self, store: Store, make_store: StoreFactory) -> None:
         """update accepts another store of the same kind."""
-        other = store_factory()
+        other = make_store()
         other["x"] = b"1"
         other["y"] = b"2"
         store.update(other)

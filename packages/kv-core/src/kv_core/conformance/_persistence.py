@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ._base import SuiteBase, close_quietly
+from ._base import SuiteBase
 
 __all__ = ["PersistenceTests"]
 
@@ -14,6 +14,7 @@ from ..store import Store
 class PersistenceTests(SuiteBase):
     """Close and reopen, where the store declares ``persistent``."""
 
+    @pytest.mark.kv_reopens("persistent")
     def test_data_survives_reopen(self, store: Store) -> None:
         """Values, empty values, binary values and deletions survive close and reopen."""
         if not self.capabilities.persistent:
@@ -25,12 +26,9 @@ class PersistenceTests(SuiteBase):
         store["a"] = b"overwritten"
         data["a"] = b"overwritten"
         again = self.reopen(store)
-        try:
-            assert dict(again.items()) == data
-            assert len(again) == len(data)
-            assert "gone" not in again
-        finally:
-            close_quietly(again)
+        assert dict(again.items()) == data
+        assert len(again) == len(data)
+        assert "gone" not in again
 
     def test_close_is_idempotent(self, store: Store) -> None:
         """close() can be called twice, and the store works as a context manager."""

@@ -35,10 +35,11 @@ class StatefulTests(SuiteBase):
     """Every method of the dict API and the batch calls, and reopen, in any order."""
 
     @pytest.mark.kv_hypothesis
-    def test_random_operations_match_dict(self, store_factory: StoreFactory) -> None:
+    @pytest.mark.kv_reopens("persistent", partly=True)
+    def test_random_operations_match_dict(self, make_store: StoreFactory) -> None:
         """Any sequence of operations answers as a dict does, and leaves the store equal to it."""
         suite = self
-        probe = store_factory()
+        probe = make_store()
         pool = suite.valid_keys(
             probe, UNICODE_KEYS + CASE_AND_SPACE_KEYS + PATTERN_KEYS + NESTED_PREFIX_KEYS
         )
@@ -46,12 +47,12 @@ class StatefulTests(SuiteBase):
             st.sampled_from(pool),
             _TEXT.filter(lambda k: suite.is_valid_key(probe, k)),
         )
-        persistent = self.capabilities.persistent
+        reopens = self.capabilities.persistent and self.can_reopen()
 
         class StoreMachine(RuleBasedStateMachine):
             def __init__(self) -> None:
                 super().__init__()
-                self.store: Store = store_factory()
+                self.store: Store = make_store()
                 self.model: dict[str, bytes] = {}
 
             @rule(key=keys, value=_VALUES)
@@ -165,7 +166,7 @@ class StatefulTests(SuiteBase):
                 self.store.clear()
                 self.model.clear()
 
-            @precondition(lambda _: persistent)
+            @precondition(lambda _: reopens)
             @rule()
             def reopen(self) -> None:
                 self.store = suite.reopen(self.store)

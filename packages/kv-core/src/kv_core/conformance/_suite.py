@@ -37,28 +37,25 @@ class StoreConformance(
     UnavailabilityTests,
     SuiteBase,
 ):
-    """Subclass this in a test module, declare ``capabilities`` and a ``store_factory`` fixture.
+    """Subclass this in a test module with a ``store_factory`` fixture (and an ``opener``).
 
     ::
 
         class TestMyStore(StoreConformance):
-            capabilities = Capabilities(persistent=True, processes=True, ttl=False,
-                history=False, max_key_length=255, max_value_size=None, empty_key=True,
-                hierarchical_keys=False, invalid_keys=(),
-                refused_characters=frozenset())
-
             @pytest.fixture
             def store_factory(self, tmp_path_factory):
-                made = []
-                def make():
-                    made.append(MyStore(tmp_path_factory.mktemp("kv")))
-                    return made[-1]
-                yield make
-                for store in made:
-                    store.close()
+                return lambda: MyStore(tmp_path_factory.mktemp("kv"))
 
             def opener(self, store):
                 return functools.partial(MyStore, store.path)
+
+    The suite makes every store through ``store_factory``, reopens it through ``opener``
+    (for persistence, and in spawned processes) and closes all of them when each test ends;
+    a factory yields instead of returning when it has something to remove afterwards (a
+    table, a key prefix, a server). What it tests is what the first store of each test
+    declares (``MyStore.capabilities``); a class attribute ``capabilities =
+    Capabilities(...)`` takes its place, for a plain ``MutableMapping``, and is checked
+    against the store's own declaration.
 
     Tests skip only where a declared capability says a behaviour does not apply, and the
     unavailability test where the backend gives no ``kv_unavailable_store`` fixture (a
@@ -66,7 +63,7 @@ class StoreConformance(
     """
 
     def test_declared_capabilities_match_store(self, store: MutableMapping[Any, Any]) -> None:
-        """What the test class declares is what the store itself declares."""
+        """What the test class declares, if it does, is what the store itself declares."""
         declared = getattr(store, "capabilities", None)
         if declared is None and not isinstance(store, Store):
             return  # a plain MutableMapping: the test class declares for it

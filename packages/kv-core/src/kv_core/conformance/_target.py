@@ -1,5 +1,11 @@
 """The store named by ``--kv-store URL`` or ``--kv-factory MODULE:CALLABLE``, checked once.
 
+With ``--kv-factory``, what reopens a store's data (for the persistence and process tests)
+is ``--kv-opener MODULE:CALLABLE`` or else the factory's ``opener`` attribute: called with
+a store, it returns a picklable zero-argument callable opening the same data again, as
+``SuiteBase.opener`` does. Without either, those tests are not run, and the end of the run
+says so.
+
 Imported by the plugin at the start of a run that asked for the suite, and by the
 command-line target at collection, so a store the suite cannot run against (one that is
 not empty, one that declares no capabilities, an abstract class) stops the run with a usage
@@ -13,6 +19,7 @@ import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -22,35 +29,68 @@ from ..store import Store
 from ..urls import redact_url
 from ._base import close_quietly
 
-__all__ = ["Target", "target"]
+__all__ = ["Reopener", "Target", "target"]
 
 _KEY = pytest.StashKey["Target"]()
 
 
+#: Called with a store, returns a picklable callable that opens the same data again.
+Reopener = Callable[[Store], Callable[[], Store]]
+
+
 @dataclass(frozen=True)
 class Target:
-    """What the run tests: a name to show, a way to open it, what it declares."""
+    """What the run tests: a name to show, a way to open it, what it declares.
+
+    :param opener: How to reopen a store's data; ``None`` when the run was given none.
+    """
 
     name: str
     make: Callable[[], Store]
     capabilities: Capabilities
+    opener: Reopener | None
 
 
-def _maker(config: pytest.Config) -> tuple[str, Callable[[], Store]]:
-    url = config.getoption("kv_store", None)
-    if url:
-        return redact_url(url), functools.partial(open_store, url)
-    spec = config.getoption("kv_factory", None)
+def _load(option: str, spec: str | None) -> Any:
     if not spec or ":" not in spec:
-        msg = f"--kv-factory must be MODULE:CALLABLE, not {spec!r}"
+        msg = f"{option} must be MODULE:CALLABLE, not {spec!r}"
         raise pytest.UsageError(msg)
     module_name, _, attr = spec.partition(":")
     try:
-        factory: Callable[[], Store] = getattr(importlib.import_module(module_name), attr)
+        found = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        msg = f"--kv-factory {spec}: cannot load it: {exc}"
+        msg = f"{option} {spec}: cannot load it: {exc}"
         raise pytest.UsageError(msg) from exc
-    return spec, factory
+    if not callable(found):
+        msg = f"{option} {spec} is a {type(found).__name__}, not a callable"
+        raise pytest.UsageError(msg)
+    return found
+
+
+def _url_opener(url: str, store: Store) -> Callable[[], Store]:
+    return functools.partial(open_store, url)
+
+
+def _maker(config: pytest.Config) -> tuple[str, Callable[[], Store], Reopener | None]:
+    url = config.getoption("kv_store", None)
+    if url:
+        return (
+            redact_url(url),
+            functools.partial(open_store, url),
+            functools.partial(_url_opener, url),
+        )
+    spec = config.getoption("kv_factory", None)
+    factory: Callable[[], Store] = _load("--kv-factory", spec)
+    opener_spec = config.getoption("kv_opener", None)
+    opener: Reopener | None
+    if opener_spec:
+        opener = _load("--kv-opener", opener_spec)
+    else:
+        opener = getattr(factory, "opener", None)
+        if opener is not None and not callable(opener):
+            msg = f"--kv-factory {spec}: its opener attribute is {opener!r}, not a callable"
+            raise pytest.UsageError(msg)
+    return spec, factory, opener
 
 
 def _abstract_message(name: str, cls: type) -> str:
@@ -102,10 +142,10 @@ def target(config: pytest.Config) -> Target:
     """The store this run tests, opened and checked on the first call of the run."""
     found = config.stash.get(_KEY, None)
     if found is None:
-        name, make = _maker(config)
+        name, make, opener = _maker(config)
         store = _open(name, make)
         try:
-            found = Target(name, make, _check(name, store))
+            found = Target(name, make, _check(name, store), opener)
         finally:
             close_quietly(store)
         config.stash[_KEY] = found
