@@ -76,6 +76,9 @@ class TestFlaskOverSqlite(_ServedConformance):
 
 
 class TestFlaskOverPostgres(_ServedConformance):
+    # A test keeps each of its stores' servers until it ends, and a server over PostgreSQL
+    # holds about six connections: 15 examples took ~100, the server's max_connections.
+    stateful_examples = 6
     tables: list[str]
 
     def backend(self, request: pytest.FixtureRequest, index: int) -> Store:

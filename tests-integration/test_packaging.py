@@ -675,7 +675,7 @@ def test_backend_works_with_the_recorded_releases(
     done = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "compat.py"), backend, "--direction", direction,
          "--workdir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=280,
+        cwd=ROOT, capture_output=True, text=True, timeout=480,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "ok: " in done.stdout
