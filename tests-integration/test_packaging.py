@@ -665,6 +665,7 @@ def compat_backends() -> list[str]:
 
 
 @pytest.mark.compat
+@pytest.mark.timeout(540)  # one backend's suite, serially, in a venv it builds: minutes under load
 @pytest.mark.parametrize("direction", ["forward", "reverse"])
 @pytest.mark.parametrize("backend", compat_backends())
 def test_backend_works_with_the_recorded_releases(
