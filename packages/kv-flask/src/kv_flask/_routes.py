@@ -267,14 +267,7 @@ class KvRoutes:
             # Routing dropped part of the decoded path (the empty segments of "/%2Fabc"):
             # the key is what the path says, and that is not a valid key.
             raise ApiError(400, "invalid_key", "This key is not valid.")
-        # _checked, inline: this runs on every request for a key.
-        validate = state.validate_key
-        try:
-            check_key(key)
-            if validate is not None:
-                validate(key)
-        except (InvalidKeyError, TypeError) as exc:
-            raise ApiError(400, "invalid_key", "This key is not valid.") from exc
+        self._checked(state, key)
         method = environ["REQUEST_METHOD"]
         conditional = "HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ
         if environ.get("QUERY_STRING") and AS_OF in (args := query()):
